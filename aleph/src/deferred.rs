@@ -1,0 +1,1 @@
+//! Deferred values: a result completed once and awaited by many.

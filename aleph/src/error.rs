@@ -1,0 +1,310 @@
+//! One error type for the whole crate.
+//!
+//! [`Error`] is one pointer wide and cheap to clone: many awaiters of a
+//! [`Deferred`](crate::deferred::Deferred) and every clone of a closed stream
+//! handle each receive the same error. What went wrong is told three ways:
+//! a predicate (`is_timeout()`, `is_connect()`, ...), a [`kind()`](Error::kind)
+//! to match on, and a message that says what failed and where, with the
+//! underlying cause behind [`source()`](std::error::Error::source).
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+/// `Result<T, aleph::Error>`, the return type of every fallible aleph call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error of every aleph operation.
+///
+/// One pointer wide (an `Arc` inside) and [`Clone`], so a failure can be handed
+/// to every awaiter of a deferred or every handle of a stream. Match on
+/// [`kind()`](Error::kind) or use the `is_*` predicates; the message says what
+/// failed and where, and [`source()`](std::error::Error::source) gives the cause.
+///
+/// Only aleph builds its errors, with one door for user code that must fail a
+/// deferred or a stream with its own error: [`Error::other`].
+///
+/// # Examples
+///
+/// ```
+/// use aleph::{Error, ErrorKind};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::Other, "disk on fire");
+/// let err = Error::other(io);
+/// assert!(err.is_other());
+/// assert_eq!(err.kind(), ErrorKind::Other);
+/// assert_eq!(err.to_string(), "disk on fire");
+/// ```
+#[derive(Clone)]
+pub struct Error {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    source: Option<BoxError>,
+}
+
+/// Declares the error kinds: one line per kind gives the variant, its
+/// predicate and its short description.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident => $is:ident, $what:literal;)*) => {
+        /// What kind of failure an [`Error`] is.
+        ///
+        /// New kinds are added as aleph grows, so a `match` needs a `_` arm.
+        #[non_exhaustive]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl ErrorKind {
+            /// A short description of the kind, such as `"timed out"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $what,)*
+                }
+            }
+        }
+
+        impl Error {
+            $(
+                #[doc = concat!("True if this error is of kind [`ErrorKind::", stringify!($kind), "`].")]
+                pub fn $is(&self) -> bool {
+                    self.inner.kind == ErrorKind::$kind
+                }
+            )*
+        }
+    };
+}
+
+kinds! {
+    /// An operation did not finish within its time limit.
+    Timeout => is_timeout, "timed out";
+    /// A connection could not be established (refused, unreachable, reset during connect).
+    Connect => is_connect, "connect failed";
+    /// The stream, connection or deferred was closed before the operation could finish.
+    Closed => is_closed, "closed";
+    /// An I/O error on an established connection or a file.
+    Io => is_io, "i/o error";
+    /// A TLS handshake or certificate failure.
+    Tls => is_tls, "tls error";
+    /// A host name could not be resolved.
+    Dns => is_dns, "dns resolution failed";
+    /// The peer broke the protocol (malformed or oversized input).
+    Protocol => is_protocol, "protocol error";
+    /// Data could not be decoded (invalid UTF-8, an over-long line, bad JSON).
+    Decode => is_decode, "decode error";
+    /// A task or callback panicked; the panic message is in the error's message.
+    Panic => is_panic, "panicked";
+    /// An error raised by user code through [`Error::other`].
+    Other => is_other, "error";
+}
+
+impl Error {
+    /// Wraps an error of user code, for failing a deferred or a stream with it.
+    ///
+    /// An `aleph::Error` passed in (even boxed) is returned as it is rather than
+    /// wrapped twice. The message is the wrapped error's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = aleph::Error::other("upstream said no");
+    /// assert!(err.is_other());
+    /// assert_eq!(err.to_string(), "upstream said no");
+    /// ```
+    pub fn other<E>(error: E) -> Error
+    where
+        E: Into<Box<dyn StdError + Send + Sync + 'static>>,
+    {
+        Error::from_boxed(error.into())
+    }
+
+    /// The kind of failure, to `match` on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::ErrorKind;
+    ///
+    /// let err = aleph::Error::other("nope");
+    /// match err.kind() {
+    ///     ErrorKind::Timeout => println!("try again later"),
+    ///     other => println!("failed: {other:?}"),
+    /// }
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// A new error of `kind` with a message that says what failed and where.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                message: message.into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// A new error of `kind` with a message and the underlying cause.
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        message: impl Into<Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                message: message.into(),
+                source: Some(source.into()),
+            }),
+        }
+    }
+
+    /// Keeps an `aleph::Error` as it is; wraps anything else as [`ErrorKind::Other`].
+    pub(crate) fn from_boxed(error: BoxError) -> Error {
+        match error.downcast::<Error>() {
+            Ok(own) => *own,
+            Err(foreign) => Error {
+                inner: Arc::new(Inner {
+                    kind: ErrorKind::Other,
+                    message: Cow::Owned(foreign.to_string()),
+                    source: Some(foreign),
+                }),
+            },
+        }
+    }
+
+    /// Converts an `io::Error` that carries an `aleph::Error` back to it, and
+    /// any other `io::Error` to [`ErrorKind::Io`] with `context` as its message.
+    pub(crate) fn from_io(error: std::io::Error, context: impl Into<Cow<'static, str>>) -> Error {
+        if error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = error.into_inner() {
+                return Error::from_boxed(inner);
+            }
+            unreachable!("an io::Error with a custom payload has an inner error");
+        }
+        let kind = match error.kind() {
+            std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::Io,
+        };
+        Error::with_source(kind, context, error)
+    }
+
+    /// Wraps this error in an `io::Error`, for `AsyncRead` / `Read` adapters;
+    /// [`Error::from_io`] takes it back out unchanged.
+    pub(crate) fn into_io(self) -> std::io::Error {
+        let kind = match self.kind() {
+            ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
+            ErrorKind::Closed => std::io::ErrorKind::BrokenPipe,
+            ErrorKind::Decode | ErrorKind::Protocol => std::io::ErrorKind::InvalidData,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.inner.message.is_empty() {
+            f.write_str(self.inner.kind.as_str())
+        } else {
+            f.write_str(&self.inner.message)
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("aleph::Error");
+        d.field("kind", &self.inner.kind);
+        d.field("message", &self.inner.message);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|source| &**source as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer_wide() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Option<Error>>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn error_is_send_sync_clone() {
+        fn assert<T: Send + Sync + Clone + 'static>() {}
+        assert::<Error>();
+    }
+
+    #[test]
+    fn predicates_follow_the_kind() {
+        let err = Error::new(ErrorKind::Timeout, "connect to 127.0.0.1:9 timed out after 1s");
+        assert!(err.is_timeout());
+        assert!(!err.is_connect());
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert_eq!(err.to_string(), "connect to 127.0.0.1:9 timed out after 1s");
+    }
+
+    #[test]
+    fn source_chain_is_kept() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::with_source(ErrorKind::Connect, "connect to 127.0.0.1:9 refused", io);
+        let source = err.source().expect("a source");
+        assert_eq!(source.to_string(), "refused");
+    }
+
+    #[test]
+    fn other_does_not_wrap_an_aleph_error_twice() {
+        let inner = Error::new(ErrorKind::Closed, "stream closed");
+        let boxed: Box<dyn StdError + Send + Sync> = Box::new(inner.clone());
+        let err = Error::other(boxed);
+        assert!(err.is_closed());
+        assert!(Arc::ptr_eq(&err.inner, &inner.inner));
+    }
+
+    #[test]
+    fn io_round_trip_keeps_the_error() {
+        let err = Error::new(ErrorKind::Decode, "invalid UTF-8 at byte 3");
+        let io = err.clone().into_io();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        let back = Error::from_io(io, "reading");
+        assert!(Arc::ptr_eq(&back.inner, &err.inner));
+    }
+
+    #[test]
+    fn empty_message_falls_back_to_the_kind() {
+        let err = Error::new(ErrorKind::Closed, "");
+        assert_eq!(err.to_string(), "closed");
+    }
+}

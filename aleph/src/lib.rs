@@ -1,0 +1,7 @@
+//! aleph: asynchronous communication for Rust.
+#![deny(missing_docs)]
+
+pub mod deferred;
+mod error;
+
+pub use error::{Error, ErrorKind, Result};
