@@ -3,5 +3,6 @@
 
 pub mod deferred;
 mod error;
+pub mod stream;
 
 pub use error::{Error, ErrorKind, Result};
