@@ -693,10 +693,6 @@ macro_rules! common_methods {
         pub fn description(&self) -> Description {
             self.shared.describe()
         }
-
-        pub(crate) fn shared(&self) -> &Arc<Shared<T>> {
-            &self.shared
-        }
     };
 }
 
@@ -713,6 +709,10 @@ impl<T> Sender<T> {
     pub(crate) fn from_shared(shared: Arc<Shared<T>>) -> Sender<T> {
         shared.add_sender();
         Sender { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<T>> {
+        &self.shared
     }
 }
 

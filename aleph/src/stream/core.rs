@@ -177,10 +177,6 @@ impl<T> Shared<T> {
         }
     }
 
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     // ---- handle counting -------------------------------------------------
 
     pub(crate) fn add_sender(&self) {
@@ -256,24 +252,6 @@ impl<T> Shared<T> {
             drop(st);
             wake.run();
             return Poll::Ready(Ok(()));
-        }
-        st.senders.park(waiter, cx.waker());
-        Poll::Pending
-    }
-
-    /// Waits until a send could proceed (or the channel closed) without sending.
-    pub(crate) fn poll_ready(&self, waiter: &mut Option<u64>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut st = self.state.lock();
-        if st.closed || self.can_push(&st) {
-            if let Some(id) = waiter.take() {
-                if !st.senders.remove(id) && !st.closed {
-                    // We were notified and leave without sending: pass it on.
-                    let wake = self.pass_on_send(&mut st);
-                    drop(st);
-                    wake.run();
-                }
-            }
-            return Poll::Ready(());
         }
         st.senders.park(waiter, cx.waker());
         Poll::Pending
@@ -532,6 +510,7 @@ impl<T> Shared<T> {
             error: st.error.as_ref().map(|e| e.to_string()),
             peer_addr: st.meta.peer_addr,
             local_addr: st.meta.local_addr,
+            sink: None,
         }
     }
 }

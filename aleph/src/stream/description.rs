@@ -48,6 +48,9 @@ pub struct Description {
     pub peer_addr: Option<SocketAddr>,
     /// The local address, for a stream fed by a connection.
     pub local_addr: Option<SocketAddr>,
+    /// For a [`Duplex`](super::Duplex): the sending direction's description
+    /// (this one describes the receiving direction).
+    pub sink: Option<Box<Description>>,
 }
 
 impl fmt::Display for Description {
@@ -76,6 +79,9 @@ impl fmt::Display for Description {
         })?;
         if let Some(error) = &self.error {
             write!(f, " ({error})")?;
+        }
+        if let Some(sink) = &self.sink {
+            write!(f, "; sending: {sink}")?;
         }
         Ok(())
     }

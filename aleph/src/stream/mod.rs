@@ -29,16 +29,25 @@
 //! `put!` / `take!`, operators as free functions rather than methods, and no
 //! handle implements `Sink` itself ([`sink()`](Channel::sink) gives one).
 
+mod adapt;
 mod channel;
+mod connect;
 mod core;
 mod description;
+mod duplex;
 mod error;
+mod ops;
 mod sink;
 
+pub use adapt::{from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter, ADAPTER_CAPACITY};
 pub use channel::{Channel, EventFuture, Receiver, RecvFuture, SendFuture, Sender};
+pub use connect::{connect, AlephSink, Connect, ForeignSink, IntoSink, Link};
 pub use description::Description;
+pub use duplex::{splice, Duplex};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip};
 pub use sink::ChannelSink;
+
 
 use std::cell::{Cell, RefCell};
 

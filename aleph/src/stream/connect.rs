@@ -1,0 +1,208 @@
+//! `connect`: move everything from a source into a sink, with backpressure.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use super::adapt;
+use super::core::Meta;
+use super::{Channel, Duplex, Sender};
+use crate::{Error, ErrorKind, Result};
+
+/// Something [`connect`] and [`splice`](super::splice) can send into: an aleph
+/// handle, or any [`futures::Sink`](futures_sink::Sink).
+///
+/// The marker `M` is [`AlephSink`] or [`ForeignSink`]; it is inferred, and lets
+/// both kinds be accepted by one function (aleph's handles do not implement
+/// `Sink`, so exactly one impl applies to any type).
+pub trait IntoSink<T, M> {
+    /// The aleph sending handle for this sink. A foreign sink is fed by a task
+    /// on the current runtime, through a channel of [`ADAPTER_CAPACITY`](super::ADAPTER_CAPACITY).
+    fn into_sender(self) -> Sender<T>;
+}
+
+/// Marks [`IntoSink`] for aleph's own handles.
+#[derive(Debug)]
+pub enum AlephSink {}
+
+/// Marks [`IntoSink`] for any [`futures::Sink`](futures_sink::Sink).
+#[derive(Debug)]
+pub enum ForeignSink {}
+
+impl<T> IntoSink<T, AlephSink> for Channel<T> {
+    fn into_sender(self) -> Sender<T> {
+        self.sender()
+    }
+}
+
+impl<T> IntoSink<T, AlephSink> for Sender<T> {
+    fn into_sender(self) -> Sender<T> {
+        self
+    }
+}
+
+impl<In, T> IntoSink<T, AlephSink> for Duplex<In, T> {
+    /// The duplex's sending direction; its receiving handle is dropped.
+    fn into_sender(self) -> Sender<T> {
+        self.into_parts().1
+    }
+}
+
+impl<K, T> IntoSink<T, ForeignSink> for K
+where
+    K: Sink<T> + Send + 'static,
+    K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T: Send + 'static,
+{
+    fn into_sender(self) -> Sender<T> {
+        adapt::from_sink(self)
+    }
+}
+
+/// Options of [`connect`]. `Connect::default()` propagates the source's end
+/// downstream and nothing upstream, with no send timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use aleph::stream::Connect;
+///
+/// let opts = Connect { upstream: true, timeout: Some(Duration::from_secs(5)), ..Connect::default() };
+/// assert!(opts.downstream);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connect {
+    /// Close the source when the sink closes (for a foreign stream: drop it;
+    /// every aleph handle inside it closes its channel). Default: false.
+    pub upstream: bool,
+    /// Close the sink when the source drains, with the source's error if it
+    /// ended with one. Default: true.
+    pub downstream: bool,
+    /// The longest a single message may wait for the sink. When it passes, the
+    /// message is dropped, the sink is closed with a timeout error, the source
+    /// too if `upstream`, and the link ends with that error. Default: none.
+    pub timeout: Option<Duration>,
+    /// A label for the link's task and its errors. Default: none.
+    pub label: Option<String>,
+}
+
+impl Default for Connect {
+    fn default() -> Connect {
+        Connect {
+            upstream: false,
+            downstream: true,
+            timeout: None,
+            label: None,
+        }
+    }
+}
+
+/// A running [`connect`]: a future of how it ended.
+///
+/// `Ok(())` once the source drained (or the sink closed with nothing lost);
+/// an error if the source ended with one, a message timed out, or the sink
+/// closed while a message was in hand. Dropping the `Link` does not stop it.
+pub struct Link {
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Future for Link {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Pin::new(&mut self.task).poll(cx).map(|joined| match joined {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => Err(Error::new(ErrorKind::Panic, "stream link panicked")),
+            Err(_) => Err(Error::new(ErrorKind::Closed, "stream link was stopped by runtime shutdown")),
+        })
+    }
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("finished", &self.task.is_finished()).finish()
+    }
+}
+
+/// Moves every value from `source` into `sink`, with backpressure, until the
+/// source drains or the sink closes. Manifold's `connect`.
+///
+/// `source` is any [`futures::Stream`](futures_core::Stream), aleph's handles
+/// included; `sink` is an aleph handle or any [`futures::Sink`](futures_sink::Sink).
+/// The link starts at once on the current runtime; the returned [`Link`]
+/// tells how it ended and need not be awaited. See [`Connect`] for how the
+/// end of one side reaches the other.
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// An echo: everything a duplex receives goes back out of it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aleph::stream::{self, Channel, Connect};
+///
+/// let (wire_in, wire_out) = (Channel::buffered(4), Channel::buffered(4));
+/// let conn = stream::splice(wire_in.clone(), wire_out.clone());
+/// stream::connect(conn.clone(), conn, Connect::default());
+///
+/// wire_in.send("hello").await.unwrap();
+/// assert_eq!(wire_out.recv().await, Some("hello"));
+/// wire_in.close(); // the peer hangs up: the echo closes its side too
+/// assert_eq!(wire_out.recv().await, None);
+/// # }
+/// ```
+pub fn connect<S, K, M>(source: S, sink: K, options: Connect) -> Link
+where
+    S: Stream + Send + 'static,
+    S::Item: Send + 'static,
+    K: IntoSink<S::Item, M>,
+{
+    let sink = sink.into_sender();
+    if let Some(label) = &options.label {
+        let label = label.clone();
+        sink.shared().set_meta(|meta: &mut Meta| {
+            if meta.label.is_none() {
+                meta.label = Some(label);
+            }
+        });
+    }
+    let task = tokio::spawn(async move {
+        let (ended, error) = super::catching_end_error(adapt::forward(Box::pin(source), &sink, options.timeout, options.upstream)).await;
+        let name = options.label.as_deref().unwrap_or("stream link");
+        match ended {
+            adapt::Forwarded::Drained => {
+                if options.downstream {
+                    match &error {
+                        Some(error) => sink.close_with_error(error.clone()),
+                        None => sink.close(),
+                    }
+                }
+                error.map_or(Ok(()), Err)
+            }
+            adapt::Forwarded::SinkClosed { lost: false } => Ok(()),
+            adapt::Forwarded::SinkClosed { lost: true } => Err(Error::new(
+                ErrorKind::Closed,
+                format!("{name}: the sink closed with a message in hand; it was dropped"),
+            )),
+            adapt::Forwarded::TimedOut(timeout) => {
+                let error = Error::new(
+                    ErrorKind::Timeout,
+                    format!("{name}: the sink did not accept a message within {timeout:?}"),
+                );
+                sink.close_with_error(error.clone());
+                Err(error)
+            }
+        }
+    });
+    Link { task }
+}
