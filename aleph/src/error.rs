@@ -269,7 +269,10 @@ mod tests {
 
     #[test]
     fn predicates_follow_the_kind() {
-        let err = Error::new(ErrorKind::Timeout, "connect to 127.0.0.1:9 timed out after 1s");
+        let err = Error::new(
+            ErrorKind::Timeout,
+            "connect to 127.0.0.1:9 timed out after 1s",
+        );
         assert!(err.is_timeout());
         assert!(!err.is_connect());
         assert_eq!(err.kind(), ErrorKind::Timeout);

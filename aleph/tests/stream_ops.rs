@@ -11,7 +11,9 @@ use tokio::time::timeout;
 const LIMIT: Duration = Duration::from_secs(10);
 
 async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
-    timeout(LIMIT, fut).await.expect("timed out: a wait that should end did not")
+    timeout(LIMIT, fut)
+        .await
+        .expect("timed out: a wait that should end did not")
 }
 
 #[tokio::test]
@@ -43,7 +45,14 @@ async fn connect_closes_the_sink_when_the_source_drains() {
 #[tokio::test]
 async fn connect_without_downstream_leaves_the_sink_open() {
     let (a, b) = (Channel::buffered(2), Channel::<u8>::buffered(2));
-    let link = stream::connect(a.clone(), b.clone(), Connect { downstream: false, ..Connect::default() });
+    let link = stream::connect(
+        a.clone(),
+        b.clone(),
+        Connect {
+            downstream: false,
+            ..Connect::default()
+        },
+    );
     a.close();
     bounded(link).await.unwrap();
     assert!(!b.is_closed());
@@ -52,7 +61,14 @@ async fn connect_without_downstream_leaves_the_sink_open() {
 #[tokio::test]
 async fn connect_upstream_closes_the_source_when_the_sink_closes() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
-    let link = stream::connect(a.clone(), b.clone(), Connect { upstream: true, ..Connect::default() });
+    let link = stream::connect(
+        a.clone(),
+        b.clone(),
+        Connect {
+            upstream: true,
+            ..Connect::default()
+        },
+    );
     b.close();
     bounded(a.closed()).await;
     assert!(bounded(link).await.is_ok());
@@ -71,7 +87,14 @@ async fn connect_by_default_does_not_close_the_source_when_the_sink_closes() {
 async fn connect_upstream_closes_aleph_handles_inside_foreign_adapters() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
     let mapped = a.clone().map(|v| v + 1);
-    let _link = stream::connect(mapped, b.clone(), Connect { upstream: true, ..Connect::default() });
+    let _link = stream::connect(
+        mapped,
+        b.clone(),
+        Connect {
+            upstream: true,
+            ..Connect::default()
+        },
+    );
     a.send(1).await.unwrap();
     assert_eq!(bounded(b.recv()).await, Some(2));
     b.close();
@@ -86,7 +109,10 @@ async fn connect_carries_the_source_error_downstream_and_into_the_link() {
     a.close_with_error(aleph::Error::other("connection reset"));
     assert_eq!(bounded(b.recv()).await, Some(7));
     assert_eq!(bounded(b.recv()).await, None);
-    assert_eq!(b.error().expect("an error downstream").to_string(), "connection reset");
+    assert_eq!(
+        b.error().expect("an error downstream").to_string(),
+        "connection reset"
+    );
     let err = bounded(link).await.unwrap_err();
     assert_eq!(err.to_string(), "connection reset");
 }
@@ -97,7 +123,12 @@ async fn connect_timeout_closes_the_sink_and_fails_the_link() {
     let link = stream::connect(
         a.clone(),
         b.clone(),
-        Connect { timeout: Some(Duration::from_secs(1)), upstream: true, label: Some("slow".into()), ..Connect::default() },
+        Connect {
+            timeout: Some(Duration::from_secs(1)),
+            upstream: true,
+            label: Some("slow".into()),
+            ..Connect::default()
+        },
     );
     a.send(1).await.unwrap();
     a.send(2).await.unwrap(); // b holds 1; 2 waits for room that never comes
@@ -162,8 +193,14 @@ async fn splice_reads_the_source_and_writes_the_sink() {
     d.send("x").await.unwrap();
     assert_eq!(bounded(outbound.recv()).await, Some("x"));
     d.close();
-    assert!(outbound.is_closed(), "closing a duplex closes its sending direction");
-    assert!(!inbound.is_closed(), "and leaves the receiving one to the peer");
+    assert!(
+        outbound.is_closed(),
+        "closing a duplex closes its sending direction"
+    );
+    assert!(
+        !inbound.is_closed(),
+        "and leaves the receiving one to the peer"
+    );
 }
 
 #[tokio::test]
@@ -176,10 +213,20 @@ async fn dropping_every_duplex_clone_closes_both_directions() {
     drop(outbound);
     let d2 = d.clone();
     drop(d);
-    assert!(!peer_tx.is_closed() && !peer_rx.is_closed(), "a clone still holds both directions");
+    assert!(
+        !peer_tx.is_closed() && !peer_rx.is_closed(),
+        "a clone still holds both directions"
+    );
     drop(d2);
-    assert!(peer_tx.is_closed(), "nobody can read what the peer sends any more");
-    assert_eq!(bounded(peer_rx.recv()).await, None, "nobody can send to the peer any more");
+    assert!(
+        peer_tx.is_closed(),
+        "nobody can read what the peer sends any more"
+    );
+    assert_eq!(
+        bounded(peer_rx.recv()).await,
+        None,
+        "nobody can send to the peer any more"
+    );
 }
 
 #[tokio::test]
@@ -216,14 +263,19 @@ async fn throttle_spaces_values_evenly() {
 async fn periodically_ticks_and_stops_when_dropped() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let ticks = stream::periodically(Duration::from_secs(1), move || counter.fetch_add(1, Ordering::SeqCst));
+    let ticks = stream::periodically(Duration::from_secs(1), move || {
+        counter.fetch_add(1, Ordering::SeqCst)
+    });
     let start = tokio::time::Instant::now();
     assert_eq!(bounded(ticks.recv()).await, Some(0));
     assert_eq!(bounded(ticks.recv()).await, Some(1));
     assert!(start.elapsed() >= Duration::from_secs(2));
     drop(ticks);
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(calls.load(Ordering::SeqCst) <= 3, "the source stopped once its output was dropped");
+    assert!(
+        calls.load(Ordering::SeqCst) <= 3,
+        "the source stopped once its output was dropped"
+    );
 }
 
 #[tokio::test]
@@ -278,16 +330,26 @@ async fn dropping_an_operator_output_closes_its_aleph_source() {
 #[tokio::test]
 async fn consume_and_fold_see_every_value_and_the_error() {
     let mut seen = Vec::new();
-    stream::consume(stream::from_iter(0..5), |v| seen.push(v)).await.unwrap();
+    stream::consume(stream::from_iter(0..5), |v| seen.push(v))
+        .await
+        .unwrap();
     assert_eq!(seen, [0, 1, 2, 3, 4]);
-    let total = stream::fold(stream::from_iter(1..=10), 0, |a, v| a + v).await.unwrap();
+    let total = stream::fold(stream::from_iter(1..=10), 0, |a, v| a + v)
+        .await
+        .unwrap();
     assert_eq!(total, 55);
 
     let broken = Channel::<u8>::buffered(2);
     broken.send(1).await.unwrap();
     broken.close_with_error(aleph::Error::other("cut short"));
-    let err = stream::fold(broken, 0u32, |a, v| a + u32::from(v)).await.unwrap_err();
-    assert_eq!(err.to_string(), "cut short", "a truncated stream is never Ok");
+    let err = stream::fold(broken, 0u32, |a, v| a + u32::from(v))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cut short",
+        "a truncated stream is never Ok"
+    );
 }
 
 #[tokio::test]
@@ -347,7 +409,8 @@ async fn from_sink_closes_the_sink_at_the_end_and_reports_its_failure() {
 async fn blocking_iter_works_from_spawn_blocking() {
     let ch = Channel::buffered(2);
     let rx = ch.receiver();
-    let reader = tokio::task::spawn_blocking(move || stream::into_blocking_iter(rx).collect::<Vec<u32>>());
+    let reader =
+        tokio::task::spawn_blocking(move || stream::into_blocking_iter(rx).collect::<Vec<u32>>());
     for i in 0..20 {
         ch.send(i).await.unwrap();
     }
@@ -365,7 +428,9 @@ async fn channel_sink_sends_all_and_close_closes() {
         async move { ch.collect::<Vec<u32>>().await }
     });
     drop(ch);
-    sink.send_all(&mut futures::stream::iter(0..100).map(Ok)).await.unwrap();
+    sink.send_all(&mut futures::stream::iter(0..100).map(Ok))
+        .await
+        .unwrap();
     sink.close().await.unwrap();
     assert_eq!(bounded(reader).await.unwrap(), (0..100).collect::<Vec<_>>());
 }

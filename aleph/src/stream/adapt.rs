@@ -69,7 +69,10 @@ where
             }
         };
         let sent = match timeout {
-            None => sink.send(value).await.map_err(|e| SendTimeoutError::Closed(e.0)),
+            None => sink
+                .send(value)
+                .await
+                .map_err(|e| SendTimeoutError::Closed(e.0)),
             Some(limit) => sink.send_timeout(value, limit).await,
         };
         let ended = match sent {
@@ -191,10 +194,16 @@ where
 {
     let mut slot = Some(stream);
     let any: &mut dyn Any = &mut slot;
-    if let Some(rx) = any.downcast_mut::<Option<Receiver<S::Item>>>().and_then(Option::take) {
+    if let Some(rx) = any
+        .downcast_mut::<Option<Receiver<S::Item>>>()
+        .and_then(Option::take)
+    {
         return rx;
     }
-    if let Some(ch) = any.downcast_mut::<Option<Channel<S::Item>>>().and_then(Option::take) {
+    if let Some(ch) = any
+        .downcast_mut::<Option<Channel<S::Item>>>()
+        .and_then(Option::take)
+    {
         return ch.receiver();
     }
     let Some(stream) = slot else {

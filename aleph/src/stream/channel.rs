@@ -305,7 +305,11 @@ macro_rules! send_methods {
         /// assert!(matches!(err, SendTimeoutError::Timeout(2)));
         /// # }
         /// ```
-        pub async fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        pub async fn send_timeout(
+            &self,
+            value: T,
+            timeout: Duration,
+        ) -> Result<(), SendTimeoutError<T>> {
             let mut send = self.send(value);
             match tokio::time::timeout(timeout, &mut send).await {
                 Ok(Ok(())) => Ok(()),

@@ -115,17 +115,26 @@ impl Future for Link {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Pin::new(&mut self.task).poll(cx).map(|joined| match joined {
-            Ok(result) => result,
-            Err(error) if error.is_panic() => Err(Error::new(ErrorKind::Panic, "stream link panicked")),
-            Err(_) => Err(Error::new(ErrorKind::Closed, "stream link was stopped by runtime shutdown")),
-        })
+        Pin::new(&mut self.task)
+            .poll(cx)
+            .map(|joined| match joined {
+                Ok(result) => result,
+                Err(error) if error.is_panic() => {
+                    Err(Error::new(ErrorKind::Panic, "stream link panicked"))
+                }
+                Err(_) => Err(Error::new(
+                    ErrorKind::Closed,
+                    "stream link was stopped by runtime shutdown",
+                )),
+            })
     }
 }
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Link").field("finished", &self.task.is_finished()).finish()
+        f.debug_struct("Link")
+            .field("finished", &self.task.is_finished())
+            .finish()
     }
 }
 
@@ -177,7 +186,13 @@ where
         });
     }
     let task = tokio::spawn(async move {
-        let (ended, error) = super::catching_end_error(adapt::forward(Box::pin(source), &sink, options.timeout, options.upstream)).await;
+        let (ended, error) = super::catching_end_error(adapt::forward(
+            Box::pin(source),
+            &sink,
+            options.timeout,
+            options.upstream,
+        ))
+        .await;
         let name = options.label.as_deref().unwrap_or("stream link");
         match ended {
             adapt::Forwarded::Drained => {

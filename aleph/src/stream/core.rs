@@ -308,7 +308,11 @@ impl<T> Shared<T> {
     }
 
     /// Takes a value, or `None` once closed and drained, or parks `waiter`.
-    pub(crate) fn poll_recv(&self, waiter: &mut Option<u64>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    pub(crate) fn poll_recv(
+        &self,
+        waiter: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
         let mut st = self.state.lock();
         let mut wake = Wakeups::none();
         if let Some(value) = self.pop_locked(&mut st, &mut wake) {
@@ -391,7 +395,8 @@ impl<T> Shared<T> {
         }
         st.closed = true;
         st.error = error;
-        wake.many.reserve(st.senders.len() + st.receivers.len() + st.closed_wakers.len());
+        wake.many
+            .reserve(st.senders.len() + st.receivers.len() + st.closed_wakers.len());
         while let Some(waker) = st.senders.pop() {
             wake.many.push(waker);
         }
@@ -447,7 +452,12 @@ impl<T> Shared<T> {
     }
 
     /// Ready once closed (`drained == false`) or drained (`drained == true`).
-    pub(crate) fn poll_event(&self, drained: bool, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_event(
+        &self,
+        drained: bool,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         let mut st = self.state.lock();
         let done = if drained { st.drained } else { st.closed };
         let wakers = if drained {

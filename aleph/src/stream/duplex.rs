@@ -177,7 +177,11 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn send_timeout(&self, value: Out, timeout: Duration) -> Result<(), SendTimeoutError<Out>> {
+    pub async fn send_timeout(
+        &self,
+        value: Out,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<Out>> {
         self.tx.send_timeout(value, timeout).await
     }
 

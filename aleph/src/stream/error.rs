@@ -135,7 +135,9 @@ impl<T> fmt::Display for SendError<T> {
 impl<T> fmt::Display for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendTimeoutError::Timeout(_) => f.write_str("send timed out: the stream did not accept the value in time"),
+            SendTimeoutError::Timeout(_) => {
+                f.write_str("send timed out: the stream did not accept the value in time")
+            }
             SendTimeoutError::Closed(_) => f.write_str("send on a closed stream"),
         }
     }

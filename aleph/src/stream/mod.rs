@@ -39,7 +39,10 @@ mod error;
 mod ops;
 mod sink;
 
-pub use adapt::{from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter, ADAPTER_CAPACITY};
+pub use adapt::{
+    from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter,
+    ADAPTER_CAPACITY,
+};
 pub use channel::{Channel, EventFuture, Receiver, RecvFuture, SendFuture, Sender};
 pub use connect::{connect, AlephSink, Connect, ForeignSink, IntoSink, Link};
 pub use description::Description;
@@ -47,7 +50,6 @@ pub use duplex::{splice, Duplex};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip};
 pub use sink::ChannelSink;
-
 
 use std::cell::{Cell, RefCell};
 
@@ -90,7 +92,9 @@ fn note_end_error(error: &Error) {
 
 /// Runs `fut` with a slot for the error that ends the sources it reads, and
 /// returns the error noted, if any.
-pub(crate) async fn catching_end_error<F: std::future::Future>(fut: F) -> (F::Output, Option<Error>) {
+pub(crate) async fn catching_end_error<F: std::future::Future>(
+    fut: F,
+) -> (F::Output, Option<Error>) {
     END_ERROR
         .scope(RefCell::new(None), async move {
             let out = fut.await;

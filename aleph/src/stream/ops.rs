@@ -120,7 +120,8 @@ where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
 {
-    let period = (per_sec.is_finite() && per_sec > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sec));
+    let period =
+        (per_sec.is_finite() && per_sec > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sec));
     spawn_source(0, "throttle", move |tx| async move {
         let mut source = pin!(source);
         let closed = tx.closed();

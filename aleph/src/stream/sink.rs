@@ -65,7 +65,11 @@ impl<T> ChannelSink<T> {
         if self.held.is_none() {
             return Poll::Ready(Ok(()));
         }
-        match self.sender.shared().poll_send(&mut self.held, &mut self.waiter, cx) {
+        match self
+            .sender
+            .shared()
+            .poll_send(&mut self.held, &mut self.waiter, cx)
+        {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(_lost)) => Poll::Ready(Err(Error::new(
                 ErrorKind::Closed,
@@ -85,7 +89,9 @@ impl<T> Sink<T> for ChannelSink<T> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         match this.poll_deliver(cx) {
-            Poll::Ready(Ok(())) if this.sender.is_closed() => Poll::Ready(Err(Self::closed_error())),
+            Poll::Ready(Ok(())) if this.sender.is_closed() => {
+                Poll::Ready(Err(Self::closed_error()))
+            }
             other => other,
         }
     }
