@@ -1,1 +1,110 @@
-fn main(){}
+//! `aleph-bench`: side-by-side benchmarks of aleph against peer crates.
+//!
+//! `aleph-bench <name>` runs one benchmark, `aleph-bench all` runs every one and
+//! `aleph-bench list` lists them. Each prints a table and one
+//! `RATIO <bench>/<case> vs <peer>: <x.xx>` line per case and peer (aleph's throughput
+//! over the peer's). `ALEPH_BENCH_SCALE` scales every workload (default 1.0).
+
+mod measure;
+mod report;
+mod stream;
+
+use std::process::ExitCode;
+
+use measure::Settings;
+use report::Report;
+
+/// A benchmark the harness can run by name.
+struct Benchmark {
+    name: &'static str,
+    description: &'static str,
+    run: fn(&Settings) -> Result<Report, String>,
+}
+
+/// Every benchmark, in the order `all` runs them.
+const BENCHMARKS: &[Benchmark] = &[Benchmark {
+    name: "stream",
+    description:
+        "messages/s through a bounded channel: aleph Channel vs tokio mpsc and async-channel",
+    run: stream::run,
+}];
+
+/// Measured rounds per case; each implementation runs once per round.
+const ROUNDS: usize = 5;
+
+const USAGE: &str =
+    "usage: aleph-bench <name> | all | list   (ALEPH_BENCH_SCALE=<factor> scales the workload)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [arg] = args.as_slice() else {
+        eprintln!("aleph-bench: expected one argument; {USAGE}");
+        return ExitCode::from(2);
+    };
+    let selected: Vec<&Benchmark> = match arg.as_str() {
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        "list" => {
+            let width = BENCHMARKS.iter().map(|b| b.name.len()).max().unwrap_or(0);
+            for bench in BENCHMARKS {
+                println!("{:<width$}  {}", bench.name, bench.description);
+            }
+            return ExitCode::SUCCESS;
+        }
+        "all" => BENCHMARKS.iter().collect(),
+        name => match BENCHMARKS.iter().find(|b| b.name == name) {
+            Some(bench) => vec![bench],
+            None => {
+                eprintln!(
+                    "aleph-bench: unknown benchmark '{name}' (`aleph-bench list` lists them)"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+
+    let settings = match settings_from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("aleph-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+
+    for (i, bench) in selected.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        match (bench.run)(&settings) {
+            Ok(report) => report.print(),
+            Err(message) => {
+                eprintln!("aleph-bench: {}: {message}", bench.name);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn settings_from_env() -> Result<Settings, String> {
+    let scale = match std::env::var("ALEPH_BENCH_SCALE") {
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => scale,
+            _ => {
+                return Err(format!(
+                    "ALEPH_BENCH_SCALE must be a positive number, got '{text}'"
+                ))
+            }
+        },
+        Err(std::env::VarError::NotPresent) => 1.0,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err("ALEPH_BENCH_SCALE is not valid UTF-8".to_owned())
+        }
+    };
+    Ok(Settings {
+        scale,
+        rounds: ROUNDS,
+    })
+}
