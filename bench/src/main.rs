@@ -33,7 +33,7 @@ const BENCHMARKS: &[Benchmark] = &[Benchmark {
 const ROUNDS: usize = 5;
 
 const USAGE: &str =
-    "usage: aleph-bench <name> | all | list   (ALEPH_BENCH_SCALE=<factor> scales the workload)";
+    "usage: aleph-bench <name> | all | list   (ALEPH_BENCH_SCALE=<factor> scales the workload, ALEPH_BENCH_CASE=<text> keeps the cases whose name contains it, ALEPH_BENCH_ROUNDS=<n> sets the rounds)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -103,8 +103,22 @@ fn settings_from_env() -> Result<Settings, String> {
             return Err("ALEPH_BENCH_SCALE is not valid UTF-8".to_owned())
         }
     };
+    let rounds = match std::env::var("ALEPH_BENCH_ROUNDS") {
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(rounds) if rounds > 0 => rounds,
+            _ => {
+                return Err(format!(
+                    "ALEPH_BENCH_ROUNDS must be a positive integer, got '{text}'"
+                ))
+            }
+        },
+        Err(_) => ROUNDS,
+    };
     Ok(Settings {
         scale,
-        rounds: ROUNDS,
+        rounds,
+        only: std::env::var("ALEPH_BENCH_CASE")
+            .ok()
+            .filter(|only| !only.is_empty()),
     })
 }

@@ -4,15 +4,22 @@
 use std::time::Duration;
 
 /// How a benchmark is run: the knobs every benchmark shares.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Multiplies every benchmark's workload. From `ALEPH_BENCH_SCALE`; default 1.0.
     pub scale: f64,
     /// Measured rounds per case; each implementation runs once per round.
     pub rounds: usize,
+    /// Only cases whose name contains this run. From `ALEPH_BENCH_CASE`; default all.
+    pub only: Option<String>,
 }
 
 impl Settings {
+    /// True if the case `name` is selected by [`Settings::only`].
+    pub fn selects(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| name.contains(only))
+    }
+
     /// `base` scaled by [`Settings::scale`], at least 1.
     pub fn scaled(&self, base: u64) -> u64 {
         ((base as f64 * self.scale).round() as u64).max(1)

@@ -128,6 +128,9 @@ fn case<T: Clone + Send + Sync + 'static>(
     message: T,
 ) -> Result<(), String> {
     let name = format!("{}/{payload}", shape.name());
+    if !settings.selects(&name) {
+        return Ok(());
+    }
     let mut contenders = vec![Contender {
         name: ALEPH,
         run: Box::new(|| aleph_run(runtime, shape, messages, &message)),

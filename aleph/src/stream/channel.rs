@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use super::core::{Meta, Shared};
+use super::core::{Kind, Meta, Shared};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::sink::ChannelSink;
 use super::Description;
@@ -735,7 +735,7 @@ impl<T> Receiver<T> {
     /// Polls for the next value, as [`recv`](Self::recv) does, from a hand-written
     /// `poll` function. The task is woken when a value arrives or the channel drains.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.shared.poll_recv(&mut self.waiter, cx)
+        self.shared.poll_recv(&mut self.waiter, Kind::Handle, cx)
     }
 }
 
@@ -764,7 +764,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        self.shared.cancel_recv(&mut self.waiter);
+        self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
         super::close_if_upstream(&self.shared);
         self.shared.drop_sender();
         self.shared.drop_receiver();
@@ -779,7 +779,7 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.cancel_recv(&mut self.waiter);
+        self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
         super::close_if_upstream(&self.shared);
         self.shared.drop_receiver();
     }
@@ -790,7 +790,7 @@ impl<T> Stream for Channel<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        this.shared.poll_recv(&mut this.waiter, cx)
+        this.shared.poll_recv(&mut this.waiter, Kind::Handle, cx)
     }
 }
 
@@ -851,14 +851,14 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.shared
-            .poll_send(&mut this.value, &mut this.waiter, cx)
+            .poll_send(&mut this.value, &mut this.waiter, Kind::Future, cx)
             .map(|result| result.map_err(SendError))
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        self.shared.cancel_send(&mut self.waiter);
+        self.shared.cancel_send(&mut self.waiter, Kind::Future);
     }
 }
 
@@ -876,13 +876,13 @@ impl<T> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        this.shared.poll_recv(&mut this.waiter, cx)
+        this.shared.poll_recv(&mut this.waiter, Kind::Future, cx)
     }
 }
 
 impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
-        self.shared.cancel_recv(&mut self.waiter);
+        self.shared.cancel_recv(&mut self.waiter, Kind::Future);
     }
 }
 

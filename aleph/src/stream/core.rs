@@ -1,32 +1,55 @@
 //! The state machine behind every channel handle.
 //!
-//! One mutex guards the buffer, the two wait queues and the close state; the
-//! handle counts live beside it in atomics. The rules that keep it correct:
+//! Values live in one of two stores. A bounded channel of modest capacity
+//! keeps them in a lock-free ring (`concurrent-queue`): a send or receive
+//! that finds room or a value never takes the lock, so producer and consumer
+//! do not fight over one cache line. A rendezvous channel (capacity 0), and
+//! one so large that allocating its ring up front would be wasteful, keeps
+//! them in a `VecDeque` under the lock. The lock always guards the two wait
+//! queues, the hooks and the close state.
 //!
-//! - A value enters the buffer only in the same critical section in which the
-//!   send completes, so a dropped send future never delivers (the permit model
-//!   of tokio's bounded channel), and a value leaves it only in the critical
-//!   section in which a receive completes, so a dropped receive loses nothing.
-//! - A send may push while `buf.len() < capacity`, or, for a rendezvous,
-//!   while a receiver is parked and not yet notified: each such push notifies
-//!   exactly that receiver, so the buffer never holds more than
+//! The rules that keep it correct:
+//!
+//! - A value enters the store only in the step in which its send completes,
+//!   so a dropped send future never delivers (the permit model of tokio's
+//!   bounded channel), and it leaves only in the step in which a receive
+//!   completes, so a dropped receive loses nothing.
+//! - No lost wake-up between the lock-free paths and the wait queues: a
+//!   waiter parks under the lock, publishes the number of parked waiters,
+//!   issues a SeqCst fence and then tries once more; the other side makes
+//!   its change, issues a SeqCst fence and then reads that number. One of
+//!   the two must see the other (the store-buffer pattern).
+//! - In the locked store, a send may push while `len < capacity`, or, for a
+//!   rendezvous, while a receiver is parked and not yet notified: each such
+//!   push notifies exactly that receiver, so the store never holds more than
 //!   `capacity + parked receivers` values.
-//! - One event wakes one waiter. A woken waiter that is dropped before it acts
-//!   passes its wake-up on, so no wake-up is lost; one that finds its chance
-//!   taken by a newcomer re-queues in its original place (waiters keep their
-//!   arrival number), so the queues stay FIFO by arrival.
+//! - One event wakes one waiting *future*. A woken future that is dropped
+//!   before it acts passes its wake-up on, so none is lost; one that finds
+//!   its chance taken by a newcomer re-queues in its original place (waiters
+//!   keep their arrival number), so the queues stay FIFO by arrival.
+//! - A *handle* that waits through `Stream::poll_next` or `Sink::poll_ready`
+//!   keeps its place in the handle, and nothing tells us when the `next()`
+//!   that polled it is abandoned. So handle waiters sit in queues of their
+//!   own, and every event wakes all of them (as async-channel treats its
+//!   stream listeners): an abandoned one can never absorb a wake-up that a
+//!   live waiter needs.
 //! - Wakers and user callbacks run after the lock is released.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use parking_lot::Mutex;
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use parking_lot::{Mutex, MutexGuard};
 use slab::Slab;
 
 use crate::stream::Description;
 use crate::Error;
+
+/// The largest capacity kept in a lock-free ring, which is allocated whole
+/// up front; larger channels grow a `VecDeque` under the lock as they fill.
+const RING_MAX: usize = 1 << 16;
 
 /// A callback run once when a channel closes or drains.
 pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
@@ -94,12 +117,17 @@ impl WaitQueue {
         self.entries.len()
     }
 
+    fn drain_into(&mut self, wakers: &mut Vec<Waker>) {
+        wakers.extend(self.entries.drain(..).map(|(_, waker)| waker));
+    }
+
     fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 }
 
 struct State<T> {
+    /// The values of a locked store; unused with a ring.
     buf: VecDeque<T>,
     closed: bool,
     /// Closed and empty, with the drained hooks fired.
@@ -107,6 +135,10 @@ struct State<T> {
     error: Option<Error>,
     senders: WaitQueue,
     receivers: WaitQueue,
+    /// Sinks waiting for room (handle waiters: all woken at each event).
+    handle_senders: WaitQueue,
+    /// Stream handles waiting for a value (handle waiters: all woken at each event).
+    handle_receivers: WaitQueue,
     on_closed: Vec<Hook>,
     on_drained: Vec<Hook>,
     closed_wakers: Slab<Waker>,
@@ -114,10 +146,37 @@ struct State<T> {
     meta: Meta,
 }
 
+impl<T> State<T> {
+    fn queue(&mut self, side: Side, kind: Kind) -> &mut WaitQueue {
+        match (side, kind) {
+            (Side::Send, Kind::Future) => &mut self.senders,
+            (Side::Send, Kind::Handle) => &mut self.handle_senders,
+            (Side::Recv, Kind::Future) => &mut self.receivers,
+            (Side::Recv, Kind::Handle) => &mut self.handle_receivers,
+        }
+    }
+
+    fn any_receiver_parked(&self) -> bool {
+        !self.receivers.is_empty() || !self.handle_receivers.is_empty()
+    }
+
+    /// The wake-ups of one event on `side`: the first waiting future and
+    /// every waiting handle.
+    fn notify(&mut self, side: Side, wake: &mut Wakeups) {
+        let (futures, handles) = match side {
+            Side::Send => (&mut self.senders, &mut self.handle_senders),
+            Side::Recv => (&mut self.receivers, &mut self.handle_receivers),
+        };
+        if let Some(waker) = futures.pop() {
+            wake.many.push(waker);
+        }
+        handles.drain_into(&mut wake.many);
+    }
+}
+
 /// Wake-ups and callbacks collected under the lock, run after it is released.
 #[must_use]
-pub(crate) struct Wakeups {
-    one: Option<Waker>,
+struct Wakeups {
     many: Vec<Waker>,
     hooks: Vec<Hook>,
 }
@@ -125,16 +184,12 @@ pub(crate) struct Wakeups {
 impl Wakeups {
     fn none() -> Wakeups {
         Wakeups {
-            one: None,
             many: Vec::new(),
             hooks: Vec::new(),
         }
     }
 
     fn run(self) {
-        if let Some(waker) = self.one {
-            waker.wake();
-        }
         for waker in self.many {
             waker.wake();
         }
@@ -144,8 +199,14 @@ impl Wakeups {
     }
 }
 
-/// The shared part of a channel: its state and the handle counts.
+/// The shared part of a channel: its store, its state and the handle counts.
 pub(crate) struct Shared<T> {
+    /// The lock-free ring, for 1 ≤ capacity ≤ [`RING_MAX`].
+    ring: Option<ConcurrentQueue<T>>,
+    /// Parked senders and receivers, mirrored from the wait queues for the
+    /// lock-free paths (see the module docs).
+    parked_senders: AtomicUsize,
+    parked_receivers: AtomicUsize,
     state: Mutex<State<T>>,
     capacity: usize,
     /// Handles that can send: `Channel` clones, `Sender`s, sinks.
@@ -157,14 +218,22 @@ pub(crate) struct Shared<T> {
 impl<T> Shared<T> {
     /// A channel with one sending and one receiving handle counted.
     pub(crate) fn new(capacity: usize, meta: Meta) -> Shared<T> {
+        let ring = (1..=RING_MAX)
+            .contains(&capacity)
+            .then(|| ConcurrentQueue::bounded(capacity));
         Shared {
+            ring,
+            parked_senders: AtomicUsize::new(0),
+            parked_receivers: AtomicUsize::new(0),
             state: Mutex::new(State {
-                buf: VecDeque::with_capacity(capacity.min(1024)),
+                buf: VecDeque::new(),
                 closed: false,
                 drained: false,
                 error: None,
                 senders: WaitQueue::default(),
                 receivers: WaitQueue::default(),
+                handle_senders: WaitQueue::default(),
+                handle_receivers: WaitQueue::default(),
                 on_closed: Vec::new(),
                 on_drained: Vec::new(),
                 closed_wakers: Slab::new(),
@@ -199,26 +268,84 @@ impl<T> Shared<T> {
     /// buffered: nobody can take it any more, and senders get their values back.
     pub(crate) fn drop_receiver(&self) {
         if self.recv_handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close(None);
+            let mut dropped = Vec::new();
+            if let Some(ring) = &self.ring {
+                while let Ok(value) = ring.pop() {
+                    dropped.push(value);
+                }
+            }
             let mut st = self.state.lock();
-            let dropped = std::mem::take(&mut st.buf);
+            dropped.extend(st.buf.drain(..));
             let mut wake = Wakeups::none();
-            Self::close_locked(&mut st, None, &mut wake);
+            if !st.drained {
+                Self::drain_locked(&mut st, &mut wake);
+            }
             drop(st);
             wake.run();
             drop(dropped);
         }
     }
 
-    // ---- sending ---------------------------------------------------------
-
-    fn can_push(&self, st: &State<T>) -> bool {
-        st.buf.len() < self.capacity || !st.receivers.is_empty()
+    /// Publishes the wait queues' lengths for the lock-free paths.
+    fn publish_parked(&self, st: &State<T>) {
+        self.parked_senders.store(
+            st.senders.len() + st.handle_senders.len(),
+            Ordering::Relaxed,
+        );
+        self.parked_receivers.store(
+            st.receivers.len() + st.handle_receivers.len(),
+            Ordering::Relaxed,
+        );
     }
 
-    /// Pushes and notifies one parked receiver.
-    fn push_locked(st: &mut State<T>, value: T, wake: &mut Wakeups) {
-        st.buf.push_back(value);
-        wake.one = st.receivers.pop();
+    /// After a value went into the ring: wakes a parked receiver, if any.
+    fn notify_receiver(&self) {
+        fence(Ordering::SeqCst);
+        if self.parked_receivers.load(Ordering::Relaxed) > 0 {
+            let mut st = self.state.lock();
+            let mut wake = Wakeups::none();
+            st.notify(Side::Recv, &mut wake);
+            self.publish_parked(&st);
+            drop(st);
+            wake.run();
+        }
+    }
+
+    /// After a value left the ring: wakes a parked sender, if any, and fires
+    /// the drained hooks if that was the last value of a closed channel.
+    fn after_ring_pop(&self, ring: &ConcurrentQueue<T>) {
+        fence(Ordering::SeqCst);
+        if self.parked_senders.load(Ordering::Relaxed) > 0 {
+            let mut st = self.state.lock();
+            let mut wake = Wakeups::none();
+            st.notify(Side::Send, &mut wake);
+            self.publish_parked(&st);
+            drop(st);
+            wake.run();
+        }
+        if ring.is_closed() && ring.is_empty() {
+            self.fire_drained();
+        }
+    }
+
+    fn fire_drained(&self) {
+        let mut st = self.state.lock();
+        if st.drained {
+            return;
+        }
+        let mut wake = Wakeups::none();
+        Self::drain_locked(&mut st, &mut wake);
+        drop(st);
+        wake.run();
+    }
+
+    // ---- sending ---------------------------------------------------------
+
+    /// Room in a locked store: below capacity, or a receiver parked for a
+    /// rendezvous.
+    fn locked_has_room(&self, st: &State<T>) -> bool {
+        st.buf.len() < self.capacity || st.any_receiver_parked()
     }
 
     /// Sends `slot`'s value if there is room, or parks the waiter `waiter`.
@@ -227,79 +354,235 @@ impl<T> Shared<T> {
         &self,
         slot: &mut Option<T>,
         waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), T>> {
+        let Some(value) = slot.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        let at = (waiter, kind);
+        match &self.ring {
+            Some(ring) => self.poll_send_ring(ring, value, slot, at, cx),
+            None => self.poll_send_locked(value, slot, at, cx),
+        }
+    }
+
+    fn poll_send_ring(
+        &self,
+        ring: &ConcurrentQueue<T>,
+        value: T,
+        slot: &mut Option<T>,
+        (waiter, kind): (&mut Option<u64>, Kind),
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), T>> {
+        let value = match ring.push(value) {
+            Ok(()) => {
+                self.leave(waiter, Side::Send, kind);
+                self.notify_receiver();
+                return Poll::Ready(Ok(()));
+            }
+            Err(PushError::Closed(value)) => {
+                self.leave(waiter, Side::Send, kind);
+                return Poll::Ready(Err(value));
+            }
+            Err(PushError::Full(value)) => value,
+        };
+        let mut st = self.state.lock();
+        st.queue(Side::Send, kind).park(waiter, cx.waker());
+        self.publish_parked(&st);
+        fence(Ordering::SeqCst);
+        match ring.push(value) {
+            Ok(()) => {
+                Self::unpark(&mut st, waiter, Side::Send, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.notify_receiver();
+                Poll::Ready(Ok(()))
+            }
+            Err(PushError::Closed(value)) => {
+                Self::unpark(&mut st, waiter, Side::Send, kind);
+                self.publish_parked(&st);
+                Poll::Ready(Err(value))
+            }
+            Err(PushError::Full(value)) => {
+                *slot = Some(value);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_send_locked(
+        &self,
+        value: T,
+        slot: &mut Option<T>,
+        (waiter, kind): (&mut Option<u64>, Kind),
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
         let mut st = self.state.lock();
         if st.closed {
-            if let Some(id) = waiter.take() {
-                st.senders.remove(id);
-            }
-            drop(st);
-            return match slot.take() {
-                Some(value) => Poll::Ready(Err(value)),
-                None => Poll::Ready(Ok(())),
-            };
+            Self::unpark(&mut st, waiter, Side::Send, kind);
+            return Poll::Ready(Err(value));
         }
-        if self.can_push(&st) {
-            if let Some(id) = waiter.take() {
-                st.senders.remove(id);
-            }
-            let Some(value) = slot.take() else {
-                return Poll::Ready(Ok(()));
-            };
+        if self.locked_has_room(&st) {
+            Self::unpark(&mut st, waiter, Side::Send, kind);
+            st.buf.push_back(value);
             let mut wake = Wakeups::none();
-            Self::push_locked(&mut st, value, &mut wake);
+            st.notify(Side::Recv, &mut wake);
             drop(st);
             wake.run();
             return Poll::Ready(Ok(()));
         }
-        st.senders.park(waiter, cx.waker());
+        st.queue(Side::Send, kind).park(waiter, cx.waker());
+        *slot = Some(value);
         Poll::Pending
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), (T, bool)> {
+        if let Some(ring) = &self.ring {
+            return match ring.push(value) {
+                Ok(()) => {
+                    self.notify_receiver();
+                    Ok(())
+                }
+                Err(PushError::Full(value)) => Err((value, false)),
+                Err(PushError::Closed(value)) => Err((value, true)),
+            };
+        }
         let mut st = self.state.lock();
         if st.closed {
             return Err((value, true));
         }
-        if !self.can_push(&st) {
+        if !self.locked_has_room(&st) {
             return Err((value, false));
         }
+        st.buf.push_back(value);
         let mut wake = Wakeups::none();
-        Self::push_locked(&mut st, value, &mut wake);
+        st.notify(Side::Recv, &mut wake);
         drop(st);
         wake.run();
         Ok(())
     }
 
-    fn pass_on_send(&self, st: &mut State<T>) -> Wakeups {
-        let mut wake = Wakeups::none();
-        if self.can_push(st) {
-            wake.one = st.senders.pop();
-        }
-        wake
-    }
-
     /// A send future or sink that parked is going away.
-    pub(crate) fn cancel_send(&self, waiter: &mut Option<u64>) {
-        if let Some(id) = waiter.take() {
-            let mut st = self.state.lock();
-            if !st.senders.remove(id) && !st.closed {
-                let wake = self.pass_on_send(&mut st);
-                drop(st);
-                wake.run();
-            }
+    pub(crate) fn cancel_send(&self, waiter: &mut Option<u64>, kind: Kind) {
+        let Some(id) = waiter.take() else { return };
+        let mut st = self.state.lock();
+        // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
+        if st.queue(Side::Send, kind).remove(id) || st.closed || kind == Kind::Handle {
+            self.publish_parked(&st);
+            return;
         }
+        // We were notified of room we will not use: pass it on.
+        let has_room = match &self.ring {
+            Some(ring) => !ring.is_full(),
+            None => self.locked_has_room(&st),
+        };
+        let mut wake = Wakeups::none();
+        if has_room {
+            st.notify(Side::Send, &mut wake);
+        }
+        self.publish_parked(&st);
+        drop(st);
+        wake.run();
     }
 
     // ---- receiving -------------------------------------------------------
 
-    /// Pops one value, waking a parked sender for the freed room and firing
-    /// the drained hooks when this was the last value of a closed channel.
+    /// Takes a value, or `None` once closed and drained, or parks `waiter`.
+    pub(crate) fn poll_recv(
+        &self,
+        waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        match &self.ring {
+            Some(ring) => self.poll_recv_ring(ring, waiter, kind, cx),
+            None => self.poll_recv_locked(waiter, kind, cx),
+        }
+    }
+
+    fn poll_recv_ring(
+        &self,
+        ring: &ConcurrentQueue<T>,
+        waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        match ring.pop() {
+            Ok(value) => {
+                self.leave(waiter, Side::Recv, kind);
+                self.after_ring_pop(ring);
+                return Poll::Ready(Some(value));
+            }
+            Err(PopError::Closed) => {
+                self.leave(waiter, Side::Recv, kind);
+                self.note_end();
+                return Poll::Ready(None);
+            }
+            Err(PopError::Empty) => {}
+        }
+        let mut st = self.state.lock();
+        st.queue(Side::Recv, kind).park(waiter, cx.waker());
+        self.publish_parked(&st);
+        fence(Ordering::SeqCst);
+        match ring.pop() {
+            Ok(value) => {
+                Self::unpark(&mut st, waiter, Side::Recv, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.after_ring_pop(ring);
+                Poll::Ready(Some(value))
+            }
+            Err(PopError::Closed) => {
+                Self::unpark(&mut st, waiter, Side::Recv, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.note_end();
+                Poll::Ready(None)
+            }
+            Err(PopError::Empty) => Poll::Pending,
+        }
+    }
+
+    fn poll_recv_locked(
+        &self,
+        waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        let mut st = self.state.lock();
+        let mut wake = Wakeups::none();
+        if let Some(value) = self.pop_locked(&mut st, &mut wake) {
+            Self::unpark(&mut st, waiter, Side::Recv, kind);
+            drop(st);
+            wake.run();
+            return Poll::Ready(Some(value));
+        }
+        if st.closed {
+            Self::unpark(&mut st, waiter, Side::Recv, kind);
+            let error = st.error.clone();
+            drop(st);
+            if let Some(error) = error {
+                super::note_end_error(&error);
+            }
+            return Poll::Ready(None);
+        }
+        if st.queue(Side::Recv, kind).park(waiter, cx.waker()) {
+            // A newly parked receiver is room for one more value: on a
+            // rendezvous channel that is what a parked sender waits for.
+            st.notify(Side::Send, &mut wake);
+            drop(st);
+            wake.run();
+        }
+        Poll::Pending
+    }
+
+    /// Pops from a locked store, waking a parked sender for the freed room and
+    /// firing the drained hooks when this was the last value of a closed channel.
     fn pop_locked(&self, st: &mut State<T>, wake: &mut Wakeups) -> Option<T> {
         let value = st.buf.pop_front()?;
         if st.buf.len() < self.capacity {
-            wake.one = st.senders.pop();
+            st.notify(Side::Send, wake);
         }
         if st.closed && st.buf.is_empty() {
             Self::drain_locked(st, wake);
@@ -307,42 +590,17 @@ impl<T> Shared<T> {
         Some(value)
     }
 
-    /// Takes a value, or `None` once closed and drained, or parks `waiter`.
-    pub(crate) fn poll_recv(
-        &self,
-        waiter: &mut Option<u64>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<T>> {
-        let mut st = self.state.lock();
-        let mut wake = Wakeups::none();
-        if let Some(value) = self.pop_locked(&mut st, &mut wake) {
-            if let Some(id) = waiter.take() {
-                st.receivers.remove(id);
-            }
-            drop(st);
-            wake.run();
-            return Poll::Ready(Some(value));
-        }
-        if st.closed {
-            if let Some(id) = waiter.take() {
-                st.receivers.remove(id);
-            }
-            if let Some(error) = &st.error {
-                super::note_end_error(error);
-            }
-            return Poll::Ready(None);
-        }
-        if st.receivers.park(waiter, cx.waker()) {
-            // A newly parked receiver is room for one more value: on a
-            // rendezvous channel that is what a parked sender waits for.
-            wake.one = st.senders.pop();
-            drop(st);
-            wake.run();
-        }
-        Poll::Pending
-    }
-
     pub(crate) fn try_recv(&self) -> Result<T, bool> {
+        if let Some(ring) = &self.ring {
+            return match ring.pop() {
+                Ok(value) => {
+                    self.after_ring_pop(ring);
+                    Ok(value)
+                }
+                Err(PopError::Empty) => Err(false),
+                Err(PopError::Closed) => Err(true),
+            };
+        }
         let mut st = self.state.lock();
         let mut wake = Wakeups::none();
         match self.pop_locked(&mut st, &mut wake) {
@@ -356,17 +614,48 @@ impl<T> Shared<T> {
     }
 
     /// A receive future or stream handle that parked is going away.
-    pub(crate) fn cancel_recv(&self, waiter: &mut Option<u64>) {
-        if let Some(id) = waiter.take() {
+    pub(crate) fn cancel_recv(&self, waiter: &mut Option<u64>, kind: Kind) {
+        let Some(id) = waiter.take() else { return };
+        let mut st = self.state.lock();
+        // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
+        if st.queue(Side::Recv, kind).remove(id) || kind == Kind::Handle {
+            self.publish_parked(&st);
+            return;
+        }
+        // We were notified of a value we will not take: pass it on.
+        let has_value = match &self.ring {
+            Some(ring) => !ring.is_empty(),
+            None => !st.buf.is_empty(),
+        };
+        let mut wake = Wakeups::none();
+        if has_value {
+            st.notify(Side::Recv, &mut wake);
+        }
+        self.publish_parked(&st);
+        drop(st);
+        wake.run();
+    }
+
+    /// Reports the error a channel closed with to the task reading its end.
+    fn note_end(&self) {
+        let error = self.state.lock().error.clone();
+        if let Some(error) = error {
+            super::note_end_error(&error);
+        }
+    }
+
+    /// Removes a finished waiter from its queue, taking the lock only if it parked.
+    fn leave(&self, waiter: &mut Option<u64>, side: Side, kind: Kind) {
+        if waiter.is_some() {
             let mut st = self.state.lock();
-            if !st.receivers.remove(id) && !st.buf.is_empty() {
-                // We were notified of a value we will not take: pass it on.
-                let waker = st.receivers.pop();
-                drop(st);
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-            }
+            Self::unpark(&mut st, waiter, side, kind);
+            self.publish_parked(&st);
+        }
+    }
+
+    fn unpark(st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<u64>, side: Side, kind: Kind) {
+        if let Some(id) = waiter.take() {
+            st.queue(side, kind).remove(id);
         }
     }
 
@@ -375,56 +664,56 @@ impl<T> Shared<T> {
     /// Closes the channel (the first close wins and sets the error). Returns
     /// true if this call closed it.
     pub(crate) fn close(&self, error: Option<Error>) -> bool {
-        let mut st = self.state.lock();
-        if st.closed {
+        let mut guard = self.state.lock();
+        if guard.closed {
             return false;
         }
+        let st = &mut *guard;
+        st.closed = true;
+        st.error = error;
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
         let mut wake = Wakeups::none();
-        Self::close_locked(&mut st, error, &mut wake);
-        drop(st);
+        st.senders.drain_into(&mut wake.many);
+        st.handle_senders.drain_into(&mut wake.many);
+        st.receivers.drain_into(&mut wake.many);
+        st.handle_receivers.drain_into(&mut wake.many);
+        self.publish_parked(st);
+        wake.many.extend(st.closed_wakers.drain());
+        wake.hooks.append(&mut st.on_closed);
+        let empty = match &self.ring {
+            Some(ring) => ring.is_empty(),
+            None => st.buf.is_empty(),
+        };
+        if empty {
+            Self::drain_locked(st, &mut wake);
+        }
+        drop(guard);
         wake.run();
         true
     }
 
-    fn close_locked(st: &mut State<T>, error: Option<Error>, wake: &mut Wakeups) {
-        if st.closed {
-            if st.buf.is_empty() && !st.drained {
-                Self::drain_locked(st, wake);
-            }
-            return;
-        }
-        st.closed = true;
-        st.error = error;
-        wake.many
-            .reserve(st.senders.len() + st.receivers.len() + st.closed_wakers.len());
-        while let Some(waker) = st.senders.pop() {
-            wake.many.push(waker);
-        }
-        while let Some(waker) = st.receivers.pop() {
-            wake.many.push(waker);
-        }
-        wake.many.extend(st.closed_wakers.drain());
-        wake.hooks.append(&mut st.on_closed);
-        if st.buf.is_empty() {
-            Self::drain_locked(st, wake);
-        }
-    }
-
     fn drain_locked(st: &mut State<T>, wake: &mut Wakeups) {
         st.drained = true;
-        while let Some(waker) = st.receivers.pop() {
-            wake.many.push(waker);
-        }
+        st.receivers.drain_into(&mut wake.many);
+        st.handle_receivers.drain_into(&mut wake.many);
         wake.many.extend(st.drained_wakers.drain());
         wake.hooks.append(&mut st.on_drained);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        match &self.ring {
+            Some(ring) => ring.is_closed(),
+            None => self.state.lock().closed,
+        }
     }
 
     pub(crate) fn is_drained(&self) -> bool {
-        self.state.lock().drained
+        match &self.ring {
+            Some(ring) => ring.is_closed() && ring.is_empty(),
+            None => self.state.lock().drained,
+        }
     }
 
     pub(crate) fn error(&self) -> Option<Error> {
@@ -460,22 +749,22 @@ impl<T> Shared<T> {
     ) -> Poll<()> {
         let mut st = self.state.lock();
         let done = if drained { st.drained } else { st.closed };
+        if done {
+            // The slab was emptied when the event fired, so the key is stale.
+            *key = None;
+            return Poll::Ready(());
+        }
         let wakers = if drained {
             &mut st.drained_wakers
         } else {
             &mut st.closed_wakers
         };
-        if done {
-            // The slab was drained when the event fired, so the key is stale.
-            *key = None;
-            return Poll::Ready(());
-        }
-        match *key {
-            Some(at) => match wakers.get_mut(at) {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                Some(waker) => *waker = cx.waker().clone(),
-                None => *key = Some(wakers.insert(cx.waker().clone())),
-            },
+        match key.and_then(|at| wakers.get_mut(at)) {
+            Some(waker) => {
+                if !waker.will_wake(cx.waker()) {
+                    waker.clone_from(cx.waker());
+                }
+            }
             None => *key = Some(wakers.insert(cx.waker().clone())),
         }
         Poll::Pending
@@ -491,9 +780,7 @@ impl<T> Shared<T> {
                 } else {
                     &mut st.closed_wakers
                 };
-                if wakers.contains(at) {
-                    wakers.remove(at);
-                }
+                wakers.try_remove(at);
             }
         }
     }
@@ -506,21 +793,39 @@ impl<T> Shared<T> {
 
     pub(crate) fn describe(&self) -> Description {
         let st = self.state.lock();
+        let (buffered, drained) = match &self.ring {
+            Some(ring) => (ring.len(), ring.is_closed() && ring.is_empty()),
+            None => (st.buf.len(), st.drained),
+        };
         Description {
             kind: st.meta.kind,
             label: st.meta.label.clone(),
             capacity: self.capacity,
-            buffered: st.buf.len(),
-            pending_sends: st.senders.len(),
-            pending_recvs: st.receivers.len(),
+            buffered,
+            pending_sends: st.senders.len() + st.handle_senders.len(),
+            pending_recvs: st.receivers.len() + st.handle_receivers.len(),
             senders: self.send_handles.load(Ordering::Relaxed),
             receivers: self.recv_handles.load(Ordering::Relaxed),
             closed: st.closed,
-            drained: st.drained,
+            drained,
             error: st.error.as_ref().map(|e| e.to_string()),
             peer_addr: st.meta.peer_addr,
             local_addr: st.meta.local_addr,
             sink: None,
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Send,
+    Recv,
+}
+
+/// Who holds a waiter's place: a future (whose drop tells us it is gone) or a
+/// handle polled as a `Stream` or `Sink` (which may stop polling silently).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Future,
+    Handle,
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_core::stream::{FusedStream, Stream};
 
 use super::connect::IntoSink;
-use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::{ChannelSink, Description, EventFuture, Receiver, RecvFuture, SendFuture, Sender};
 use crate::Error;
 
@@ -155,7 +155,7 @@ impl<In, Out> Duplex<In, Out> {
     ///
     /// # Errors
     ///
-    /// [`SendError`] with the value once the sending direction is closed.
+    /// [`SendError`](super::SendError) with the value once the sending direction is closed.
     ///
     /// # Cancel safety
     ///

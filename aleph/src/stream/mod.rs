@@ -36,6 +36,7 @@ mod core;
 mod description;
 mod duplex;
 mod error;
+mod io;
 mod ops;
 mod sink;
 
@@ -48,8 +49,11 @@ pub use connect::{connect, AlephSink, Connect, ForeignSink, IntoSink, Link};
 pub use description::Description;
 pub use duplex::{splice, Duplex};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
+pub use io::DuplexIo;
 pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip};
 pub use sink::ChannelSink;
+
+pub(crate) use adapt::block_on;
 
 use std::cell::{Cell, RefCell};
 

@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use futures_sink::Sink;
 
+use super::core::Kind;
 use super::Sender;
 use crate::{Error, ErrorKind};
 
@@ -68,7 +69,7 @@ impl<T> ChannelSink<T> {
         match self
             .sender
             .shared()
-            .poll_send(&mut self.held, &mut self.waiter, cx)
+            .poll_send(&mut self.held, &mut self.waiter, Kind::Handle, cx)
         {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(_lost)) => Poll::Ready(Err(Error::new(
@@ -123,7 +124,9 @@ impl<T> Sink<T> for ChannelSink<T> {
 
 impl<T> Drop for ChannelSink<T> {
     fn drop(&mut self) {
-        self.sender.shared().cancel_send(&mut self.waiter);
+        self.sender
+            .shared()
+            .cancel_send(&mut self.waiter, Kind::Handle);
     }
 }
 
