@@ -1,7 +1,7 @@
 //! The `aleph` command: demo servers and netcat-like clients built on the aleph library.
-//!
-//! Only `--help` and `--version` exist today; each protocol issue adds its subcommand to
-//! [`Command`] (the TCP one brings `aleph demo` and `aleph tcp HOST:PORT`).
+
+mod demo;
+mod tcp;
 
 use std::process::ExitCode;
 
@@ -13,8 +13,8 @@ const ABOUT: &str = "asynchronous communication: demo servers and netcat-like cl
 TCP, UDP, HTTP and WebSocket";
 
 /// What `aleph --help` prints below the options: which subcommands exist today.
-const AFTER_HELP: &str = "No subcommands exist yet: the demo server and the TCP, UDP, HTTP \
-and WebSocket clients arrive with the library support behind each.";
+const AFTER_HELP: &str = "Try: `aleph demo`, then `aleph tcp 127.0.0.1:10001` in another \
+terminal. UDP, HTTP and WebSocket arrive with the library support behind each.";
 
 #[derive(Debug, Parser)]
 #[command(name = "aleph", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -23,10 +23,15 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// The subcommands. Empty until the first protocol lands; `Option<Command>` in [`Cli`]
-/// keeps a bare `aleph` valid (it prints the help) meanwhile.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Start the demo servers on loopback and print where each listens (Ctrl-C stops them).
+    Demo(demo::DemoArgs),
+    /// Connect to a TCP (or TLS, or Unix socket) server: stdin goes to the socket, the
+    /// socket to stdout. At the end of stdin the sending side is closed and output
+    /// continues until the peer closes.
+    Tcp(tcp::TcpArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -62,11 +67,21 @@ fn usage_error(err: clap::Error) -> ExitCode {
 
 /// Runs the parsed command; an `Err` becomes one line on stderr and exit status 1.
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    match cli.command {
-        None => {
-            Cli::command().print_help()?;
-            Ok(())
+    let Some(command) = cli.command else {
+        Cli::command().print_help()?;
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Tcp(args) => {
+            let outcome = runtime.block_on(tcp::run(args));
+            // Reading stdin happens on a blocking thread that cannot be
+            // interrupted; do not wait for it when the connection is over.
+            runtime.shutdown_background();
+            outcome
         }
-        Some(command) => match command {},
     }
 }

@@ -56,6 +56,10 @@
 pub mod bytes;
 pub mod deferred;
 mod error;
+pub mod net;
 pub mod stream;
+pub mod tcp;
+pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
+pub use net::Server;

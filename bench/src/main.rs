@@ -8,6 +8,7 @@
 mod measure;
 mod report;
 mod stream;
+mod tcp_echo;
 
 use std::process::ExitCode;
 
@@ -22,12 +23,19 @@ struct Benchmark {
 }
 
 /// Every benchmark, in the order `all` runs them.
-const BENCHMARKS: &[Benchmark] = &[Benchmark {
-    name: "stream",
-    description:
-        "messages/s through a bounded channel: aleph Channel vs tokio mpsc and async-channel",
-    run: stream::run,
-}];
+const BENCHMARKS: &[Benchmark] = &[
+    Benchmark {
+        name: "stream",
+        description:
+            "messages/s through a bounded channel: aleph Channel vs tokio mpsc and async-channel",
+        run: stream::run,
+    },
+    Benchmark {
+        name: "tcp-echo",
+        description: "round trips/s through aleph's TCP echo server vs a raw tokio echo server",
+        run: tcp_echo::run,
+    },
+];
 
 /// Measured rounds per case; each implementation runs once per round.
 const ROUNDS: usize = 5;

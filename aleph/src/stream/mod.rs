@@ -54,6 +54,7 @@ pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip
 pub use sink::ChannelSink;
 
 pub(crate) use adapt::block_on;
+pub(crate) use core::Meta;
 
 use std::cell::{Cell, RefCell};
 

@@ -1,0 +1,53 @@
+//! `aleph demo`: the demo servers, on loopback.
+
+use std::time::Duration;
+
+use aleph::stream::{self, Connect};
+use aleph::tcp::{self, TcpServerOptions};
+use aleph::tls::ServerTls;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Port of the TCP echo server (0 picks a free one; the printed address shows which).
+    #[arg(long, default_value_t = 10001, value_name = "PORT")]
+    tcp_port: u16,
+    /// Serve TLS (a self-signed certificate for localhost and 127.0.0.1) instead of plain TCP.
+    #[arg(long)]
+    tls: bool,
+    /// How long Ctrl-C lets open connections finish before closing them, in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    shutdown_timeout: u64,
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let tls = if args.tls {
+        Some(ServerTls::self_signed(&["localhost", "127.0.0.1"])?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "tls" } else { "tcp" };
+    let echo = tcp::start_server(
+        |conn, _info| {
+            stream::connect(conn.clone(), conn, Connect::default());
+        },
+        TcpServerOptions {
+            port: args.tcp_port,
+            tls,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+            ..TcpServerOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("tcp echo: {e}"))?;
+    let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
+    println!("{scheme} echo listening on {addr}");
+    println!("press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await?;
+    println!(
+        "shutting down (open connections get {}s)",
+        args.shutdown_timeout
+    );
+    echo.close().await;
+    Ok(())
+}

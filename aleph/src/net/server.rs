@@ -1,0 +1,249 @@
+//! [`Server`]: the handle of a running server, shared by every protocol.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use slab::Slab;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::deferred::Deferred;
+
+/// A running server: where it listens, and how to stop it.
+///
+/// Returned by `tcp::start_server` (and, later, the HTTP server). Cloning is
+/// cheap; every clone controls the same server. Dropping the handles does not
+/// stop the server: call [`close`](Server::close).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::stream::{self, Connect};
+/// use aleph::tcp::{self, TcpServerOptions};
+///
+/// let server = tcp::start_server(
+///     |conn, _info| {
+///         stream::connect(conn.clone(), conn, Connect::default());
+///     },
+///     TcpServerOptions { port: 0, ..Default::default() },
+/// )
+/// .await?;
+/// assert_ne!(server.port(), 0);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    local_addr: Option<SocketAddr>,
+    unix_path: Option<PathBuf>,
+    shutdown_timeout: Duration,
+    stop: CancellationToken,
+    accepting: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    connections: Connections,
+    closing: AtomicBool,
+    closed: Deferred<()>,
+}
+
+/// Where a server listens and how long it grants connections at shutdown.
+pub(crate) struct ServerParts {
+    pub(crate) local_addr: Option<SocketAddr>,
+    pub(crate) unix_path: Option<PathBuf>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Server {
+    /// Starts the accept loop made by `accept` on the current runtime. The
+    /// loop must return soon after the token is cancelled, dropping its listener.
+    pub(crate) fn start<F, Fut>(parts: ServerParts, accept: F) -> Server
+    where
+        F: FnOnce(CancellationToken, Connections) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let connections = Connections::default();
+        let task = tokio::spawn(accept(stop.clone(), connections.clone()));
+        Server {
+            inner: Arc::new(Inner {
+                local_addr: parts.local_addr,
+                unix_path: parts.unix_path,
+                shutdown_timeout: parts.shutdown_timeout,
+                stop,
+                accepting: Mutex::new(Some(task)),
+                connections,
+                closing: AtomicBool::new(false),
+                closed: Deferred::new(),
+            }),
+        }
+    }
+
+    /// The address the server listens on; `None` for a Unix socket server.
+    ///
+    /// With `port: 0` in the options, this is where to find the port chosen.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr
+    }
+
+    /// The port the server listens on; 0 for a Unix socket server.
+    pub fn port(&self) -> u16 {
+        self.inner.local_addr.map_or(0, |addr| addr.port())
+    }
+
+    /// The path of the Unix socket the server listens on, if it does.
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.inner.unix_path.as_deref()
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.len()
+    }
+
+    /// True once [`close`](Server::close) has been called.
+    pub fn is_closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
+    }
+
+    /// Stops the server gracefully and waits until it is stopped.
+    ///
+    /// It stops accepting at once (the listening socket is closed and a Unix
+    /// socket's file removed), then waits for open connections to end on their
+    /// own, for at most the shutdown timeout of the server's options; those
+    /// still open then are closed. Calling it again, or from several clones,
+    /// waits for the same shutdown.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the shutdown, once begun, goes on if this future is dropped.
+    pub async fn close(&self) {
+        if !self.inner.closing.swap(true, Ordering::AcqRel) {
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                inner.stop.cancel();
+                let accepting = inner.accepting.lock().take();
+                if let Some(task) = accepting {
+                    let _ = task.await;
+                }
+                let idle = inner.connections.idle();
+                if tokio::time::timeout(inner.shutdown_timeout, idle)
+                    .await
+                    .is_err()
+                {
+                    tracing::debug!(
+                        open = inner.connections.len(),
+                        "shutdown timeout passed: closing the rest"
+                    );
+                    inner.connections.abort_all();
+                    inner.connections.idle().await;
+                }
+                inner.closed.success(());
+            });
+        }
+        let _ = self.inner.closed.clone().await;
+    }
+
+    /// Waits until the server has stopped (after [`close`](Server::close)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes.
+    pub async fn wait_for_close(&self) {
+        let _ = self.inner.closed.clone().await;
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.inner.local_addr)
+            .field("unix_path", &self.inner.unix_path)
+            .field("connections", &self.inner.connections.len())
+            .field("closing", &self.is_closing())
+            .finish()
+    }
+}
+
+/// The tasks serving a server's open connections.
+#[derive(Clone, Default)]
+pub(crate) struct Connections {
+    inner: Arc<ConnectionsInner>,
+}
+
+#[derive(Default)]
+struct ConnectionsInner {
+    tasks: Mutex<Slab<Option<AbortHandle>>>,
+    idle: Notify,
+}
+
+impl Connections {
+    /// Runs `serve` as the task of one connection, tracked until it ends.
+    pub(crate) fn spawn<F>(&self, serve: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // The lock is held across the spawn so that the task's removal of its
+        // entry cannot come before the entry exists.
+        let mut tasks = self.inner.tasks.lock();
+        let entry = tasks.vacant_entry();
+        let key = entry.key();
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move {
+            let _done = Untrack { inner, key };
+            serve.await;
+        });
+        entry.insert(Some(task.abort_handle()));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner.tasks.lock().len()
+    }
+
+    /// Completes once no connection is open.
+    async fn idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            if self.len() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn abort_all(&self) {
+        for (_, task) in self.inner.tasks.lock().iter() {
+            if let Some(task) = task {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Removes a connection's entry when its task ends, however it ends.
+struct Untrack {
+    inner: Arc<ConnectionsInner>,
+    key: usize,
+}
+
+impl Drop for Untrack {
+    fn drop(&mut self) {
+        let mut tasks = self.inner.tasks.lock();
+        tasks.try_remove(self.key);
+        let empty = tasks.is_empty();
+        drop(tasks);
+        if empty {
+            self.inner.idle.notify_waiters();
+        }
+    }
+}
