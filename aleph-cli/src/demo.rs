@@ -21,6 +21,9 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Listen for Ctrl-C before printing anything: a script that sends SIGINT
+    // as soon as it reads the addresses must get a graceful shutdown.
+    let mut interrupt = Interrupt::new()?;
     let tls = if args.tls {
         Some(ServerTls::self_signed(&["localhost", "127.0.0.1"])?)
     } else {
@@ -39,15 +42,37 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
     )
     .await
-    .map_err(|e| format!("tcp echo: {e}"))?;
+    .map_err(|e| format!("tcp echo: {}", crate::chain(&e)))?;
     let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
     println!("{scheme} echo listening on {addr}");
     println!("press Ctrl-C to stop");
-    tokio::signal::ctrl_c().await?;
+    interrupt.recv().await;
     println!(
         "shutting down (open connections get {}s)",
         args.shutdown_timeout
     );
     echo.close().await;
     Ok(())
+}
+
+/// SIGINT (Ctrl-C), registered when made.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> std::io::Result<Interrupt> {
+        Ok(Interrupt {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

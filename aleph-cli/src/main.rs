@@ -41,10 +41,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("aleph: {err}");
+            eprintln!("aleph: {}", chain(&*err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line: "what failed: why: why deeper". A
+/// cause whose text the line already holds is not repeated.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
 }
 
 /// Prints `--help` / `--version` output as clap does (stdout, exit 0) and turns any

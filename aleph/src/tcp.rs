@@ -49,6 +49,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,7 +132,8 @@ pub struct TcpClientOptions {
     pub unix: Option<PathBuf>,
     /// Bind the local end to this address before connecting. Default: none.
     pub local_addr: Option<SocketAddr>,
-    /// The longest connecting (and the TLS handshake) may take. Default: 30 s, as Aleph.
+    /// The longest the whole connect may take: resolving the host, connecting
+    /// and the TLS handshake together. Default: 30 s, as Aleph.
     pub connect_timeout: Duration,
     /// Disable Nagle's algorithm. Default: true.
     pub nodelay: bool,
@@ -417,18 +419,24 @@ where
         }));
     }
 
-    let listener = match &options.listen_socket {
-        Some(socket) => socket
-            .adopt()
-            .map_err(|e| Error::from_io(e, "cannot adopt the listening socket"))?,
-        None => net::bind_tcp(
-            SocketAddr::new(options.host, options.port),
-            net::ListenOptions {
-                reuse_address: options.reuse_address,
-                reuse_port: options.reuse_port,
-                backlog: options.backlog,
-            },
-        )?,
+    let (listener, restore) = match &options.listen_socket {
+        Some(socket) => {
+            let (listener, restore) = socket
+                .adopt()
+                .map_err(|e| Error::from_io(e, "cannot adopt the listening socket"))?;
+            (listener, Some(restore))
+        }
+        None => (
+            net::bind_tcp(
+                SocketAddr::new(options.host, options.port),
+                net::ListenOptions {
+                    reuse_address: options.reuse_address,
+                    reuse_port: options.reuse_port,
+                    backlog: options.backlog,
+                },
+            )?,
+            None,
+        ),
     };
     let local_addr = listener
         .local_addr()
@@ -467,6 +475,8 @@ where
                 Err(error) => accept_failed(error, &stop).await,
             }
         }
+        drop(listener);
+        drop(restore);
     }))
 }
 
@@ -587,36 +597,61 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// Outside a tokio runtime.
 pub async fn connect_raw(options: TcpClientOptions) -> Result<(RawStream, ConnectionInfo)> {
     let timeout = options.connect_timeout;
+    let target = match &options.unix {
+        Some(path) => path.display().to_string(),
+        None => format!("{}:{}", options.host, options.port),
+    };
+    // One deadline for all of it: resolving, connecting and the TLS handshake;
+    // the error says which step it cut short.
+    let phase = AtomicU8::new(CONNECTING);
+    match tokio::time::timeout(timeout, connect_within(&options, &target, &phase)).await {
+        Ok(connected) => connected,
+        Err(_) => {
+            let step = match phase.load(Ordering::Relaxed) {
+                RESOLVING => format!("resolving {}", options.host),
+                HANDSHAKE => format!("TLS handshake with {target}"),
+                _ => format!("connect to {target}"),
+            };
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!("{step} timed out after {timeout:?}"),
+            ))
+        }
+    }
+}
+
+const RESOLVING: u8 = 0;
+const CONNECTING: u8 = 1;
+const HANDSHAKE: u8 = 2;
+
+async fn connect_within(
+    options: &TcpClientOptions,
+    target: &str,
+    phase: &AtomicU8,
+) -> Result<(RawStream, ConnectionInfo)> {
     let mut info = ConnectionInfo::default();
     let socket = match &options.unix {
         Some(path) => {
-            let connect = tokio::net::UnixStream::connect(path);
-            let stream = match tokio::time::timeout(timeout, connect).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    return Err(Error::with_source(
+            let stream = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|error| {
+                    Error::with_source(
                         ErrorKind::Connect,
-                        format!("connect to {} failed: {error}", path.display()),
+                        format!("connect to {target} failed: {error}"),
                         error,
-                    ))
-                }
-                Err(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("connect to {} timed out after {timeout:?}", path.display()),
-                    ))
-                }
-            };
+                    )
+                })?;
             info.unix_path = Some(path.clone());
             Socket::Unix(stream)
         }
         None => {
+            phase.store(RESOLVING, Ordering::Relaxed);
             let addrs = net::resolve(&options.host, options.port).await?;
+            phase.store(CONNECTING, Ordering::Relaxed);
             let stream = net::connect_tcp(
-                &format!("{}:{}", options.host, options.port),
+                target,
                 &addrs,
                 options.local_addr,
-                timeout,
                 net::StreamOptions {
                     nodelay: options.nodelay,
                     keepalive: options.keepalive,
@@ -634,17 +669,12 @@ pub async fn connect_raw(options: TcpClientOptions) -> Result<(RawStream, Connec
     let name = options.server_name.as_deref().unwrap_or(&options.host);
     let server_name = crate::tls::server_name(name)?;
     let peer = info.peer_name();
-    let handshake = tls.connector().connect(server_name, socket);
-    let stream = match tokio::time::timeout(timeout, handshake).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => return Err(crate::tls::handshake_error(&peer, error)),
-        Err(_) => {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                format!("TLS handshake with {peer} timed out after {timeout:?}"),
-            ))
-        }
-    };
+    phase.store(HANDSHAKE, Ordering::Relaxed);
+    let stream = tls
+        .connector()
+        .connect(server_name, socket)
+        .await
+        .map_err(|error| crate::tls::handshake_error(&peer, error))?;
     info.tls = Some(TlsInfo::from_client(stream.get_ref().1, name));
     Ok((RawStream::ClientTls(Box::new(stream)), info))
 }

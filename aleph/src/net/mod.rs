@@ -67,21 +67,19 @@ impl StreamOptions {
     }
 }
 
-/// Connects to the first of `addrs` that accepts, within `timeout` overall.
+/// Connects to the first of `addrs` that accepts; the caller bounds the time.
 ///
 /// # Errors
 ///
 /// [`Connect`](ErrorKind::Connect) when every address refused or was
-/// unreachable (the message names the last one and why),
-/// [`Timeout`](ErrorKind::Timeout) when `timeout` passed first.
+/// unreachable (the message names the last one and why).
 pub(crate) async fn connect_tcp(
     host: &str,
     addrs: &[SocketAddr],
     local: Option<SocketAddr>,
-    timeout: Duration,
     options: StreamOptions,
 ) -> Result<TcpStream> {
-    let attempt = async {
+    let stream = async {
         let mut last = None;
         for &addr in addrs {
             match connect_one(addr, local).await {
@@ -109,16 +107,8 @@ pub(crate) async fn connect_tcp(
             format!("connect to {target} {why}"),
             error,
         ))
-    };
-    let stream = match tokio::time::timeout(timeout, attempt).await {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                format!("connect to {host} timed out after {timeout:?}"),
-            ))
-        }
-    };
+    }
+    .await?;
     options
         .apply(&stream)
         .map_err(|e| Error::from_io(e, format!("setting socket options for {host}")))?;

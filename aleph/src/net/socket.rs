@@ -79,7 +79,9 @@ impl AsyncWrite for Socket {
 /// process), for a server to adopt: Aleph's `:listen-socket`.
 ///
 /// The server listens on a duplicate of the descriptor, so the original stays
-/// open and usable by its owner after the server closes. Cloning is cheap.
+/// open and usable by its owner after the server closes. While the server
+/// runs the socket is in non-blocking mode (the descriptors share that flag);
+/// its mode is restored when the server stops. Cloning is cheap.
 ///
 /// # Examples
 ///
@@ -103,11 +105,32 @@ impl ListenSocket {
         self.0.local_addr()
     }
 
-    /// A tokio listener on a duplicate of the descriptor.
-    pub(crate) fn adopt(&self) -> io::Result<tokio::net::TcpListener> {
+    /// A tokio listener on a duplicate of the descriptor, and a guard that
+    /// gives the owner's socket its blocking mode back when dropped: the two
+    /// descriptors share that flag, and tokio needs it non-blocking.
+    pub(crate) fn adopt(&self) -> io::Result<(tokio::net::TcpListener, RestoreBlocking)> {
+        let was_nonblocking = socket2::SockRef::from(&*self.0).nonblocking()?;
         let listener = self.0.try_clone()?;
         listener.set_nonblocking(true)?;
-        tokio::net::TcpListener::from_std(listener)
+        let restore = RestoreBlocking {
+            socket: self.0.clone(),
+            was_nonblocking,
+        };
+        Ok((tokio::net::TcpListener::from_std(listener)?, restore))
+    }
+}
+
+/// Puts an adopted socket's blocking mode back as its owner had it.
+pub(crate) struct RestoreBlocking {
+    socket: Arc<std::net::TcpListener>,
+    was_nonblocking: bool,
+}
+
+impl Drop for RestoreBlocking {
+    fn drop(&mut self) {
+        if let Err(error) = self.socket.set_nonblocking(self.was_nonblocking) {
+            tracing::debug!(%error, "cannot restore the adopted socket's blocking mode");
+        }
     }
 }
 
