@@ -128,6 +128,12 @@ impl<T> Channel<T> {
     /// [`try_send`](Channel::try_send) succeeds only while one waits and
     /// [`try_recv`](Channel::try_recv) never takes a value from a waiting sender.
     ///
+    /// A handle polled as a `Stream` (`next()`) counts as a waiting receiver
+    /// until it is polled again or dropped, even if the `next()` future was
+    /// abandoned (a lost `select!` branch): a send may then complete, and its
+    /// value is held for the next receive on the channel. It is never lost
+    /// while a receiving handle exists.
+    ///
     /// # Examples
     ///
     /// ```

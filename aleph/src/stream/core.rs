@@ -141,6 +141,10 @@ struct State<T> {
     handle_receivers: WaitQueue,
     on_closed: Vec<Hook>,
     on_drained: Vec<Hook>,
+    /// The closed hooks were taken and have not all run yet: drained hooks
+    /// due meanwhile wait here, so they never run before the closed ones.
+    closing: bool,
+    drained_after_closing: Vec<Hook>,
     closed_wakers: Slab<Waker>,
     drained_wakers: Slab<Waker>,
     meta: Meta,
@@ -193,10 +197,26 @@ impl Wakeups {
         for waker in self.many {
             waker.wake();
         }
-        for hook in self.hooks {
-            hook();
+        run_hooks(self.hooks);
+    }
+}
+
+/// Runs every hook even if one panics, then resumes the first panic: one
+/// faulty callback must not rob the others of the event, which never recurs.
+fn run_hooks(hooks: Vec<Hook>) {
+    if let Some(panic) = run_hooks_catching(hooks) {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn run_hooks_catching(hooks: Vec<Hook>) -> Option<Box<dyn std::any::Any + Send>> {
+    let mut first_panic = None;
+    for hook in hooks {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
+            first_panic.get_or_insert(panic);
         }
     }
+    first_panic
 }
 
 /// The shared part of a channel: its store, its state and the handle counts.
@@ -236,6 +256,8 @@ impl<T> Shared<T> {
                 handle_receivers: WaitQueue::default(),
                 on_closed: Vec::new(),
                 on_drained: Vec::new(),
+                closing: false,
+                drained_after_closing: Vec::new(),
                 closed_wakers: Slab::new(),
                 drained_wakers: Slab::new(),
                 meta,
@@ -682,6 +704,7 @@ impl<T> Shared<T> {
         self.publish_parked(st);
         wake.many.extend(st.closed_wakers.drain());
         wake.hooks.append(&mut st.on_closed);
+        st.closing = true;
         let empty = match &self.ring {
             Some(ring) => ring.is_empty(),
             None => st.buf.is_empty(),
@@ -690,7 +713,10 @@ impl<T> Shared<T> {
             Self::drain_locked(st, &mut wake);
         }
         drop(guard);
+        // Drained hooks collected above come after the closed ones in `hooks`.
+        let finish = FinishClosing { shared: self };
         wake.run();
+        drop(finish);
         true
     }
 
@@ -699,7 +725,12 @@ impl<T> Shared<T> {
         st.receivers.drain_into(&mut wake.many);
         st.handle_receivers.drain_into(&mut wake.many);
         wake.many.extend(st.drained_wakers.drain());
-        wake.hooks.append(&mut st.on_drained);
+        if st.closing {
+            // Another thread is still running the closed hooks; it runs these after.
+            st.drained_after_closing.append(&mut st.on_drained);
+        } else {
+            wake.hooks.append(&mut st.on_drained);
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -812,6 +843,26 @@ impl<T> Shared<T> {
             peer_addr: st.meta.peer_addr,
             local_addr: st.meta.local_addr,
             sink: None,
+        }
+    }
+}
+
+/// Ends the closing window once the closed hooks ran (even if one panicked),
+/// and runs the drained hooks that came due meanwhile.
+struct FinishClosing<'a, T> {
+    shared: &'a Shared<T>,
+}
+
+impl<T> Drop for FinishClosing<'_, T> {
+    fn drop(&mut self) {
+        let mut st = self.shared.state.lock();
+        st.closing = false;
+        let hooks = std::mem::take(&mut st.drained_after_closing);
+        drop(st);
+        let panic = run_hooks_catching(hooks);
+        // Already unwinding from a closed hook's panic: that one propagates.
+        if let (Some(panic), false) = (panic, std::thread::panicking()) {
+            std::panic::resume_unwind(panic);
         }
     }
 }
