@@ -41,18 +41,17 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+
 use parking_lot::{Mutex, MutexGuard};
 use slab::Slab;
 
+use super::wait::{run_hooks_catching, Hook, WaitQueue, Wakeups};
 use crate::stream::Description;
 use crate::Error;
 
 /// The largest capacity kept in a lock-free ring, which is allocated whole
 /// up front; larger channels grow a `VecDeque` under the lock as they fill.
 const RING_MAX: usize = 1 << 16;
-
-/// A callback run once when a channel closes or drains.
-pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
 
 /// What a channel says about itself in [`Description`], beyond its state.
 #[derive(Clone, Debug, Default)]
@@ -61,69 +60,6 @@ pub(crate) struct Meta {
     pub(crate) label: Option<String>,
     pub(crate) peer_addr: Option<SocketAddr>,
     pub(crate) local_addr: Option<SocketAddr>,
-}
-
-/// Parked futures of one side, ordered by arrival number.
-#[derive(Default)]
-struct WaitQueue {
-    entries: VecDeque<(u64, Waker)>,
-    next_id: u64,
-}
-
-impl WaitQueue {
-    /// Parks the waiter of `slot` (or refreshes its waker). Returns true when
-    /// the waiter was not in the queue before.
-    fn park(&mut self, slot: &mut Option<u64>, waker: &Waker) -> bool {
-        match *slot {
-            None => {
-                let id = self.next_id;
-                self.next_id += 1;
-                self.entries.push_back((id, waker.clone()));
-                *slot = Some(id);
-                true
-            }
-            Some(id) => match self.entries.binary_search_by_key(&id, |entry| entry.0) {
-                Ok(at) => {
-                    if !self.entries[at].1.will_wake(waker) {
-                        self.entries[at].1 = waker.clone();
-                    }
-                    false
-                }
-                // Notified, but a newcomer took the chance: back in its place.
-                Err(at) => {
-                    self.entries.insert(at, (id, waker.clone()));
-                    true
-                }
-            },
-        }
-    }
-
-    /// Removes the waiter `id`; false if it was notified (popped) already.
-    fn remove(&mut self, id: u64) -> bool {
-        match self.entries.binary_search_by_key(&id, |entry| entry.0) {
-            Ok(at) => {
-                self.entries.remove(at);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn pop(&mut self) -> Option<Waker> {
-        self.entries.pop_front().map(|(_, waker)| waker)
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn drain_into(&mut self, wakers: &mut Vec<Waker>) {
-        wakers.extend(self.entries.drain(..).map(|(_, waker)| waker));
-    }
-
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 struct State<T> {
@@ -176,47 +112,6 @@ impl<T> State<T> {
         }
         handles.drain_into(&mut wake.many);
     }
-}
-
-/// Wake-ups and callbacks collected under the lock, run after it is released.
-#[must_use]
-struct Wakeups {
-    many: Vec<Waker>,
-    hooks: Vec<Hook>,
-}
-
-impl Wakeups {
-    fn none() -> Wakeups {
-        Wakeups {
-            many: Vec::new(),
-            hooks: Vec::new(),
-        }
-    }
-
-    fn run(self) {
-        for waker in self.many {
-            waker.wake();
-        }
-        run_hooks(self.hooks);
-    }
-}
-
-/// Runs every hook even if one panics, then resumes the first panic: one
-/// faulty callback must not rob the others of the event, which never recurs.
-fn run_hooks(hooks: Vec<Hook>) {
-    if let Some(panic) = run_hooks_catching(hooks) {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-fn run_hooks_catching(hooks: Vec<Hook>) -> Option<Box<dyn std::any::Any + Send>> {
-    let mut first_panic = None;
-    for hook in hooks {
-        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
-            first_panic.get_or_insert(panic);
-        }
-    }
-    first_panic
 }
 
 /// The shared part of a channel: its store, its state and the handle counts.

@@ -39,6 +39,7 @@ mod error;
 mod io;
 mod ops;
 mod sink;
+mod wait;
 
 pub use adapt::{
     from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter,

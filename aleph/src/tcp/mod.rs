@@ -46,218 +46,31 @@
 //! until it closes its side. Dropping every clone of the duplex closes both.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
-use crate::net::{self, conn, Connections, ListenSocket, Server, ServerParts, Socket};
+use crate::net::{self, conn, Connections, Server, ServerParts, Socket};
 use crate::stream::Duplex;
-use crate::tls::{ClientTls, ServerTls, TlsInfo};
+use crate::tls::{ServerTls, TlsInfo};
 use crate::{Error, ErrorKind, Result};
 
-/// Options of [`start_server`]. `TcpServerOptions::default()` listens on
-/// 127.0.0.1 at a port the system picks, without TLS.
-#[derive(Clone, Debug)]
-pub struct TcpServerOptions {
-    /// The port to listen on; 0 picks a free one (see [`Server::port`]). Default: 0.
-    pub port: u16,
-    /// The address to listen on. Default: 127.0.0.1 (loopback only; use
-    /// `0.0.0.0` or `::` to accept connections from other hosts).
-    pub host: IpAddr,
-    /// Accept only TLS, finishing the handshake before the handler runs. Default: none.
-    pub tls: Option<ServerTls>,
-    /// Listen on this Unix domain socket path instead of TCP; the file is
-    /// created, and removed when the server closes. Default: none.
-    pub unix: Option<PathBuf>,
-    /// Adopt this already-bound listening socket instead of binding one
-    /// (socket activation); `port` and `host` are then ignored. Default: none.
-    pub listen_socket: Option<ListenSocket>,
-    /// Disable Nagle's algorithm on accepted connections. Default: true.
-    pub nodelay: bool,
-    /// Send TCP keep-alive probes after this much idle time. Default: none.
-    pub keepalive: Option<Duration>,
-    /// `SO_REUSEADDR` on the listening socket. Default: true.
-    pub reuse_address: bool,
-    /// `SO_REUSEPORT` on the listening socket (Unix). Default: false.
-    pub reuse_port: bool,
-    /// The listen backlog. Default: 1024.
-    pub backlog: u32,
-    /// The longest a TLS handshake may take before the connection is dropped. Default: 10 s.
-    pub handshake_timeout: Duration,
-    /// How long [`Server::close`] lets open connections finish before closing
-    /// them. Default: 15 s, as Aleph.
-    pub shutdown_timeout: Duration,
-}
+mod handler;
+mod options;
+mod raw;
 
-impl Default for TcpServerOptions {
-    fn default() -> TcpServerOptions {
-        TcpServerOptions {
-            port: 0,
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            tls: None,
-            unix: None,
-            listen_socket: None,
-            nodelay: true,
-            keepalive: None,
-            reuse_address: true,
-            reuse_port: false,
-            backlog: 1024,
-            handshake_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(15),
-        }
-    }
-}
-
-/// Options of [`client`]. Build with [`TcpClientOptions::new`] and struct update.
-#[derive(Clone, Debug)]
-pub struct TcpClientOptions {
-    /// The host to connect to: a name or an IP address. Default: "127.0.0.1".
-    pub host: String,
-    /// The port to connect to. Default: 0 (set it).
-    pub port: u16,
-    /// Connect with TLS, verifying the server's certificate for `host` (or
-    /// `server_name`). Default: none.
-    pub tls: Option<ClientTls>,
-    /// The name to verify and send as SNI, when it differs from `host`. Default: none.
-    pub server_name: Option<String>,
-    /// Connect to this Unix domain socket path instead of `host:port`. Default: none.
-    pub unix: Option<PathBuf>,
-    /// Bind the local end to this address before connecting. Default: none.
-    pub local_addr: Option<SocketAddr>,
-    /// The longest the whole connect may take: resolving the host, connecting
-    /// and the TLS handshake together. Default: 30 s, as Aleph.
-    pub connect_timeout: Duration,
-    /// Disable Nagle's algorithm. Default: true.
-    pub nodelay: bool,
-    /// Send TCP keep-alive probes after this much idle time. Default: none.
-    pub keepalive: Option<Duration>,
-}
-
-impl TcpClientOptions {
-    /// Options to connect to `host:port` with the defaults otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use aleph::tcp::TcpClientOptions;
-    ///
-    /// let opts = TcpClientOptions { nodelay: false, ..TcpClientOptions::new("example.com", 7) };
-    /// assert_eq!(opts.port, 7);
-    /// ```
-    pub fn new(host: impl Into<String>, port: u16) -> TcpClientOptions {
-        TcpClientOptions {
-            host: host.into(),
-            port,
-            ..TcpClientOptions::default()
-        }
-    }
-}
-
-impl Default for TcpClientOptions {
-    fn default() -> TcpClientOptions {
-        TcpClientOptions {
-            host: "127.0.0.1".to_owned(),
-            port: 0,
-            tls: None,
-            server_name: None,
-            unix: None,
-            local_addr: None,
-            connect_timeout: Duration::from_secs(30),
-            nodelay: true,
-            keepalive: None,
-        }
-    }
-}
-
-/// What a handler (or a client) knows about a connection.
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct ConnectionInfo {
-    /// The peer's address (`None` over a Unix socket).
-    pub remote_addr: Option<SocketAddr>,
-    /// Our end's address (`None` over a Unix socket).
-    pub local_addr: Option<SocketAddr>,
-    /// The Unix socket path, for a connection over one.
-    pub unix_path: Option<PathBuf>,
-    /// The TLS session, once its handshake is done: protocol, ALPN, SNI and
-    /// the peer's certificates (the client's, under mutual TLS).
-    pub tls: Option<TlsInfo>,
-}
-
-impl ConnectionInfo {
-    /// How the peer is named in logs and errors.
-    fn peer_name(&self) -> String {
-        match (&self.remote_addr, &self.unix_path) {
-            (Some(addr), _) => addr.to_string(),
-            (None, Some(path)) => path.display().to_string(),
-            (None, None) => "unix peer".to_owned(),
-        }
-    }
-}
+use handler::run_handler;
+pub use handler::{AsyncFallible, AsyncUnit, Fallible, HandlerOutput, Unit};
+pub use options::{ConnectionInfo, TcpClientOptions, TcpServerOptions};
+pub use raw::RawStream;
 
 /// A boxed future of nothing, as the tasks here run them.
 type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// What a connection handler may return: nothing, a `Result<()>`, or a future
-/// of either. An `Err` (or a panic) closes that connection only, and is logged
-/// with the peer's address.
-///
-/// The marker `M` only keeps the impls apart; it is inferred.
-pub trait HandlerOutput<M>: Send + 'static {
-    /// The outcome as a future.
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
-}
-
-/// Marks [`HandlerOutput`] for handlers that return `()`.
-#[derive(Debug)]
-pub enum Unit {}
-/// Marks [`HandlerOutput`] for handlers that return `Result<()>`.
-#[derive(Debug)]
-pub enum Fallible {}
-/// Marks [`HandlerOutput`] for async handlers whose future yields `()`.
-#[derive(Debug)]
-pub enum AsyncUnit {}
-/// Marks [`HandlerOutput`] for async handlers whose future yields `Result<()>`.
-#[derive(Debug)]
-pub enum AsyncFallible {}
-
-impl HandlerOutput<Unit> for () {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-impl HandlerOutput<Fallible> for Result<()> {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(std::future::ready(self))
-    }
-}
-
-impl<F> HandlerOutput<AsyncUnit> for F
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(self.map(Ok))
-    }
-}
-
-impl<F> HandlerOutput<AsyncFallible> for F
-where
-    F: Future<Output = Result<()>> + Send + 'static,
-{
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
-        Box::pin(self)
-    }
-}
 
 /// Starts a server that calls `handler` with each connection as a duplex
 /// byte stream and its [`ConnectionInfo`].
@@ -327,42 +140,6 @@ where
         }
     })
     .await
-}
-
-/// Calls the handler, turning a panic in it (or in its future) into an error.
-fn run_handler<F, S, R, M>(
-    handler: &F,
-    conn: S,
-    info: ConnectionInfo,
-) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>
-where
-    F: Fn(S, ConnectionInfo) -> R,
-    R: HandlerOutput<M>,
-{
-    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(conn, info)));
-    match called {
-        Ok(output) => Box::pin(
-            std::panic::AssertUnwindSafe(output.into_outcome())
-                .catch_unwind()
-                .map(|outcome| match outcome {
-                    Ok(result) => result,
-                    Err(panic) => Err(panicked(&*panic)),
-                }),
-        ),
-        Err(panic) => Box::pin(std::future::ready(Err(panicked(&*panic)))),
-    }
-}
-
-fn panicked(payload: &(dyn std::any::Any + Send)) -> Error {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    Error::new(
-        ErrorKind::Panic,
-        format!("connection handler panicked: {message}"),
-    )
 }
 
 /// Binds the listener and runs the accept loop; `serve_one` handles a
@@ -677,68 +454,4 @@ async fn connect_within(
         .map_err(|error| crate::tls::handshake_error(&peer, error))?;
     info.tls = Some(TlsInfo::from_client(stream.get_ref().1, name));
     Ok((RawStream::ClientTls(Box::new(stream)), info))
-}
-
-/// A connection as tokio sees it, for raw mode: a plain socket or TLS over one.
-///
-/// It is `AsyncRead + AsyncWrite`; match on it to reach the tokio stream or
-/// the rustls session inside.
-#[derive(Debug)]
-pub enum RawStream {
-    /// No TLS.
-    Plain(Socket),
-    /// A server's TLS session.
-    ServerTls(Box<tokio_rustls::server::TlsStream<Socket>>),
-    /// A client's TLS session.
-    ClientTls(Box<tokio_rustls::client::TlsStream<Socket>>),
-}
-
-impl AsyncRead for RawStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            RawStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for RawStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            RawStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            RawStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            RawStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
 }

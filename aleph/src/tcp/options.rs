@@ -1,0 +1,148 @@
+//! The options of TCP servers and clients, and what a connection knows of itself.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::net::ListenSocket;
+use crate::tls::{ClientTls, ServerTls, TlsInfo};
+
+/// Options of [`start_server`](super::start_server). `TcpServerOptions::default()` listens on
+/// 127.0.0.1 at a port the system picks, without TLS.
+#[derive(Clone, Debug)]
+pub struct TcpServerOptions {
+    /// The port to listen on; 0 picks a free one (see [`Server::port`](crate::Server::port)). Default: 0.
+    pub port: u16,
+    /// The address to listen on. Default: 127.0.0.1 (loopback only; use
+    /// `0.0.0.0` or `::` to accept connections from other hosts).
+    pub host: IpAddr,
+    /// Accept only TLS, finishing the handshake before the handler runs. Default: none.
+    pub tls: Option<ServerTls>,
+    /// Listen on this Unix domain socket path instead of TCP; the file is
+    /// created, and removed when the server closes. Default: none.
+    pub unix: Option<PathBuf>,
+    /// Adopt this already-bound listening socket instead of binding one
+    /// (socket activation); `port` and `host` are then ignored. Default: none.
+    pub listen_socket: Option<ListenSocket>,
+    /// Disable Nagle's algorithm on accepted connections. Default: true.
+    pub nodelay: bool,
+    /// Send TCP keep-alive probes after this much idle time. Default: none.
+    pub keepalive: Option<Duration>,
+    /// `SO_REUSEADDR` on the listening socket. Default: true.
+    pub reuse_address: bool,
+    /// `SO_REUSEPORT` on the listening socket (Unix). Default: false.
+    pub reuse_port: bool,
+    /// The listen backlog. Default: 1024.
+    pub backlog: u32,
+    /// The longest a TLS handshake may take before the connection is dropped. Default: 10 s.
+    pub handshake_timeout: Duration,
+    /// How long [`Server::close`](crate::Server::close) lets open connections finish before closing
+    /// them. Default: 15 s, as Aleph.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for TcpServerOptions {
+    fn default() -> TcpServerOptions {
+        TcpServerOptions {
+            port: 0,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tls: None,
+            unix: None,
+            listen_socket: None,
+            nodelay: true,
+            keepalive: None,
+            reuse_address: true,
+            reuse_port: false,
+            backlog: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Options of [`client`](super::client). Build with [`TcpClientOptions::new`] and struct update.
+#[derive(Clone, Debug)]
+pub struct TcpClientOptions {
+    /// The host to connect to: a name or an IP address. Default: "127.0.0.1".
+    pub host: String,
+    /// The port to connect to. Default: 0 (set it).
+    pub port: u16,
+    /// Connect with TLS, verifying the server's certificate for `host` (or
+    /// `server_name`). Default: none.
+    pub tls: Option<ClientTls>,
+    /// The name to verify and send as SNI, when it differs from `host`. Default: none.
+    pub server_name: Option<String>,
+    /// Connect to this Unix domain socket path instead of `host:port`. Default: none.
+    pub unix: Option<PathBuf>,
+    /// Bind the local end to this address before connecting. Default: none.
+    pub local_addr: Option<SocketAddr>,
+    /// The longest the whole connect may take: resolving the host, connecting
+    /// and the TLS handshake together. Default: 30 s, as Aleph.
+    pub connect_timeout: Duration,
+    /// Disable Nagle's algorithm. Default: true.
+    pub nodelay: bool,
+    /// Send TCP keep-alive probes after this much idle time. Default: none.
+    pub keepalive: Option<Duration>,
+}
+
+impl TcpClientOptions {
+    /// Options to connect to `host:port` with the defaults otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::tcp::TcpClientOptions;
+    ///
+    /// let opts = TcpClientOptions { nodelay: false, ..TcpClientOptions::new("example.com", 7) };
+    /// assert_eq!(opts.port, 7);
+    /// ```
+    pub fn new(host: impl Into<String>, port: u16) -> TcpClientOptions {
+        TcpClientOptions {
+            host: host.into(),
+            port,
+            ..TcpClientOptions::default()
+        }
+    }
+}
+
+impl Default for TcpClientOptions {
+    fn default() -> TcpClientOptions {
+        TcpClientOptions {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            tls: None,
+            server_name: None,
+            unix: None,
+            local_addr: None,
+            connect_timeout: Duration::from_secs(30),
+            nodelay: true,
+            keepalive: None,
+        }
+    }
+}
+
+/// What a handler (or a client) knows about a connection.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The peer's address (`None` over a Unix socket).
+    pub remote_addr: Option<SocketAddr>,
+    /// Our end's address (`None` over a Unix socket).
+    pub local_addr: Option<SocketAddr>,
+    /// The Unix socket path, for a connection over one.
+    pub unix_path: Option<PathBuf>,
+    /// The TLS session, once its handshake is done: protocol, ALPN, SNI and
+    /// the peer's certificates (the client's, under mutual TLS).
+    pub tls: Option<TlsInfo>,
+}
+
+impl ConnectionInfo {
+    /// How the peer is named in logs and errors.
+    pub(crate) fn peer_name(&self) -> String {
+        match (&self.remote_addr, &self.unix_path) {
+            (Some(addr), _) => addr.to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => "unix peer".to_owned(),
+        }
+    }
+}
