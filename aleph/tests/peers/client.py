@@ -6,7 +6,9 @@ Plain TCP: sends all of stdin, half-closes (shutdown(SHUT_WR)) and prints
 everything until the server closes. TLS (with --cafile, the only root trusted;
 the certificate must be valid for NAME): sends all of stdin and prints as many
 bytes as it sent (an echo), then closes; Python's ssl module has no half-close.
-Sending runs on its own thread, so an echo of any size cannot deadlock.
+Plain sending runs on its own thread, so an echo of any size cannot deadlock.
+TLS sends first and reads after: an SSLSocket must not be used from two
+threads at once, so keep TLS echoes below the socket buffers (a few hundred KB).
 """
 import socket
 import ssl
@@ -30,7 +32,11 @@ def main():
         if not tls:
             sock.shutdown(socket.SHUT_WR)
 
-    sender = threading.Thread(target=send)
+    if tls:
+        send()
+        sender = threading.Thread(target=lambda: None)
+    else:
+        sender = threading.Thread(target=send)
     sender.start()
     out = bytearray()
     while not (tls and len(out) >= len(data)):
