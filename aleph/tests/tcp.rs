@@ -1419,3 +1419,42 @@ async fn adopting_a_listening_socket_leaves_the_owners_listener_blocking() {
         "the owner's blocking listener was made non-blocking"
     );
 }
+
+#[tokio::test]
+async fn a_connection_cut_by_the_shutdown_timeout_ends_with_an_error_not_a_clean_end() {
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let server = tcp::start_server(
+        move |conn: Duplex<Bytes, Bytes>, _info| {
+            let ended_tx = ended_tx.clone();
+            // The duplex outlives the handler, as with the seed's echo link.
+            tokio::spawn(async move {
+                while conn.recv().await.is_some() {}
+                let _ = ended_tx.send(conn.error());
+            });
+        },
+        TcpServerOptions {
+            shutdown_timeout: Duration::from_millis(300),
+            ..TcpServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = TcpStream::connect(("127.0.0.1", server.port()))
+        .await
+        .unwrap();
+    eventually("the server tracks the connection", || {
+        server.connections() == 1
+    })
+    .await;
+    within(server.close()).await;
+    let error = within(ended_rx.recv())
+        .await
+        .unwrap()
+        .expect("a connection cut by the server is not a clean end");
+    assert!(error.is_closed(), "{error:?}");
+    assert!(
+        error.to_string().contains("closed by the server"),
+        "{error}"
+    );
+    drop(client);
+}

@@ -87,6 +87,7 @@ where
     // handing out slices of a shared allocation instead keeps it alive while
     // chunks are in flight, and every read then costs a fresh allocation
     // (page faults included), which measured slower.
+    let guard = EndsWithError::new(&inbound, &peer);
     let mut scratch = vec![0u8; READ_CHUNK];
     // Every receiving handle gone closes the channel: nobody will read what
     // comes. One future for the connection's life keeps one registration.
@@ -100,6 +101,7 @@ where
         };
         match read {
             Ok(0) => {
+                guard.disarm();
                 inbound.close();
                 return;
             }
@@ -123,6 +125,7 @@ async fn write_loop<W>(mut writer: W, outbound: Receiver<Bytes>, peer: Arc<str>)
 where
     W: AsyncWrite + Unpin,
 {
+    let guard = EndsWithError::new(&outbound, &peer);
     let result: std::io::Result<()> = async {
         while let Some(chunk) = outbound.recv().await {
             writer.write_all(&chunk).await?;
@@ -136,6 +139,7 @@ where
         writer.shutdown().await
     }
     .await;
+    guard.disarm();
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "write failed");
         let error = match error.kind() {
@@ -149,5 +153,56 @@ where
             _ => Error::from_io(error, format!("writing to {peer} failed")),
         };
         outbound.close_with_error(error);
+    }
+}
+
+/// Closes a connection's channel with an error if its pump is dropped before
+/// it finished (the server's shutdown timeout aborting it): a stream cut short
+/// must never look like the peer's clean end.
+struct EndsWithError<'a, C: CloseWithError> {
+    channel: &'a C,
+    peer: &'a str,
+    armed: std::cell::Cell<bool>,
+}
+
+impl<'a, C: CloseWithError> EndsWithError<'a, C> {
+    fn new(channel: &'a C, peer: &'a str) -> Self {
+        EndsWithError {
+            channel,
+            peer,
+            armed: std::cell::Cell::new(true),
+        }
+    }
+
+    fn disarm(&self) {
+        self.armed.set(false);
+    }
+}
+
+impl<C: CloseWithError> Drop for EndsWithError<'_, C> {
+    fn drop(&mut self) {
+        if self.armed.get() {
+            self.channel.close_with(Error::new(
+                ErrorKind::Closed,
+                format!("the connection with {} was closed by the server", self.peer),
+            ));
+        }
+    }
+}
+
+/// The handles a pump may close with an error.
+trait CloseWithError {
+    fn close_with(&self, error: Error);
+}
+
+impl CloseWithError for Sender<Bytes> {
+    fn close_with(&self, error: Error) {
+        self.close_with_error(error);
+    }
+}
+
+impl CloseWithError for Receiver<Bytes> {
+    fn close_with(&self, error: Error) {
+        self.close_with_error(error);
     }
 }
