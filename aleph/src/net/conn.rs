@@ -94,10 +94,11 @@ where
     let closed = inbound.closed();
     let mut closed = std::pin::pin!(closed);
     loop {
+        // The read first: the channel's lock is only taken when it is pending.
         let read = tokio::select! {
             biased;
-            () = &mut closed => return,
             read = reader.read(&mut scratch) => read,
+            () = &mut closed => return,
         };
         match read {
             Ok(0) => {
