@@ -50,22 +50,30 @@ pub async fn settle() {
     }
 }
 
-/// Yields until `describe()` satisfies `done`, bounded by [`LIMIT`]. Used to
-/// wait until spawned tasks have parked in a channel: the channel's own
-/// description is the only observable for that.
+/// Yields until `describe()` satisfies `done`, bounded by [`LIMIT`] of real
+/// time (a busy-yielding loop never lets a paused clock advance, so a tokio
+/// timeout alone could not end it). Used to wait until spawned tasks have
+/// parked in a channel: the channel's own description is the only observable
+/// for that.
 #[track_caller]
 pub fn until(
     describe: impl Fn() -> Description,
     done: impl Fn(&Description) -> bool,
 ) -> impl Future<Output = ()> {
-    within(async move {
+    let caller = std::panic::Location::caller();
+    async move {
+        let start = std::time::Instant::now();
         loop {
-            if done(&describe()) {
+            let d = describe();
+            if done(&d) {
                 return;
+            }
+            if start.elapsed() > LIMIT {
+                panic!("the wait at {caller} took longer than {LIMIT:?}; the channel: {d}");
             }
             tokio::task::yield_now().await;
         }
-    })
+    }
 }
 
 /// A value that counts its drops, to see what a channel drops.
