@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1220,4 +1220,28 @@ async fn the_sink_sender_is_a_handle_on_the_same_channel() {
     drop(ch.clone());
     drop(sink);
     assert_eq!(count(&counted), 0, "the Channel can still send");
+}
+
+/// Sends and receives spend tokio's cooperative budget, as tokio's own
+/// channels do: a task whose channel operations are always ready still
+/// yields, so its neighbours on the same thread are not starved.
+#[tokio::test(flavor = "current_thread")]
+async fn an_always_ready_send_and_recv_loop_yields_to_other_tasks() {
+    let ch = Channel::buffered(4);
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    let mut yielded_at = None;
+    for i in 0..10_000u32 {
+        ch.send(i).await.unwrap();
+        assert_eq!(ch.recv().await, Some(i));
+        if ran.load(Ordering::SeqCst) {
+            yielded_at = Some(i);
+            break;
+        }
+    }
+    assert!(
+        yielded_at.is_some(),
+        "10 000 ready sends and receives never let the other task run"
+    );
 }

@@ -277,11 +277,24 @@ impl<T> Shared<T> {
         let Some(value) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
+        // Spend tokio's cooperative budget, as its own channels do, so a task
+        // whose sends are always ready still yields to its neighbours.
+        let coop = match tokio::task::coop::poll_proceed(cx) {
+            Poll::Ready(coop) => coop,
+            Poll::Pending => {
+                *slot = Some(value);
+                return Poll::Pending;
+            }
+        };
         let at = (waiter, kind);
-        match &self.ring {
+        let sent = match &self.ring {
             Some(ring) => self.poll_send_ring(ring, value, slot, at, cx),
             None => self.poll_send_locked(value, slot, at, cx),
+        };
+        if sent.is_ready() {
+            coop.made_progress();
         }
+        sent
     }
 
     fn poll_send_ring(
@@ -412,10 +425,16 @@ impl<T> Shared<T> {
         kind: Kind,
         cx: &mut Context<'_>,
     ) -> Poll<Option<T>> {
-        match &self.ring {
+        // Cooperative budget, as for sends.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        let received = match &self.ring {
             Some(ring) => self.poll_recv_ring(ring, waiter, kind, cx),
             None => self.poll_recv_locked(waiter, kind, cx),
+        };
+        if received.is_ready() {
+            coop.made_progress();
         }
+        received
     }
 
     fn poll_recv_ring(
