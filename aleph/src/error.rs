@@ -56,6 +56,22 @@ macro_rules! kinds {
         /// What kind of failure an [`Error`] is.
         ///
         /// New kinds are added as aleph grows, so a `match` needs a `_` arm.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use aleph::ErrorKind;
+        ///
+        /// fn advice(error: &aleph::Error) -> &'static str {
+        ///     match error.kind() {
+        ///         ErrorKind::Timeout | ErrorKind::Connect => "try again later",
+        ///         ErrorKind::Tls => "check the certificate",
+        ///         _ => "give up",
+        ///     }
+        /// }
+        ///
+        /// assert_eq!(advice(&aleph::Error::other("bad input")), "give up");
+        /// ```
         #[non_exhaustive]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum ErrorKind {
@@ -64,6 +80,17 @@ macro_rules! kinds {
 
         impl ErrorKind {
             /// A short description of the kind, such as `"timed out"`.
+            ///
+            /// It is also what the kind's `Display` writes.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use aleph::ErrorKind;
+            ///
+            /// assert_eq!(ErrorKind::Timeout.as_str(), "timed out");
+            /// assert_eq!(ErrorKind::Closed.to_string(), ErrorKind::Closed.as_str());
+            /// ```
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(ErrorKind::$kind => $what,)*

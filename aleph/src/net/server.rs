@@ -92,26 +92,126 @@ impl Server {
     /// The address the server listens on; `None` for a Unix socket server.
     ///
     /// With `port: 0` in the options, this is where to find the port chosen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use aleph::tcp::{self, TcpServerOptions};
+    ///
+    /// let server = tcp::start_server(|_conn, _info| {}, TcpServerOptions::default()).await?;
+    /// let addr = server.local_addr().expect("a TCP server has an address");
+    /// assert_eq!(addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    /// assert_eq!(addr.port(), server.port());
+    /// server.close().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.inner.local_addr
     }
 
     /// The port the server listens on; 0 for a Unix socket server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+    ///
+    /// let options = TcpServerOptions { port: 0, ..Default::default() }; // any free port
+    /// let server = tcp::start_server(|_conn, _info| {}, options).await?;
+    /// assert_ne!(server.port(), 0);
+    /// let conn = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+    /// drop(conn);
+    /// server.close().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn port(&self) -> u16 {
         self.inner.local_addr.map_or(0, |addr| addr.port())
     }
 
     /// The path of the Unix socket the server listens on, if it does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+    ///
+    /// let name = format!("aleph-unix-path-doc-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path); // left over from a killed run
+    /// let options = TcpServerOptions { unix: Some(path.clone()), ..Default::default() };
+    /// let server = tcp::start_server(|_conn, _info| {}, options).await?;
+    /// assert_eq!(server.unix_path(), Some(path.as_path()));
+    /// assert_eq!((server.local_addr(), server.port()), (None, 0));
+    ///
+    /// let client_options = TcpClientOptions { unix: Some(path.clone()), ..Default::default() };
+    /// let conn = tcp::client(client_options).await?;
+    /// drop(conn);
+    /// server.close().await;
+    /// assert!(!path.exists()); // closing removed the socket file
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn unix_path(&self) -> Option<&Path> {
         self.inner.unix_path.as_deref()
     }
 
     /// Connections open now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::bytes::Bytes;
+    /// use aleph::stream::{self, Connect};
+    /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+    ///
+    /// let server = tcp::start_server(
+    ///     |conn, _info| {
+    ///         stream::connect(conn.clone(), conn, Connect::default());
+    ///     },
+    ///     TcpServerOptions::default(),
+    /// )
+    /// .await?;
+    /// let conn = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+    /// conn.send(Bytes::from("hi")).await?;
+    /// assert!(conn.recv().await.is_some()); // an echo: the server is serving it
+    /// assert_eq!(server.connections(), 1);
+    /// drop(conn);
+    /// server.close().await;
+    /// assert_eq!(server.connections(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connections(&self) -> usize {
         self.inner.connections.len()
     }
 
     /// True once [`close`](Server::close) has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::tcp::{self, TcpServerOptions};
+    ///
+    /// let server = tcp::start_server(|_conn, _info| {}, TcpServerOptions::default()).await?;
+    /// assert!(!server.is_closing());
+    /// server.close().await;
+    /// assert!(server.is_closing());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_closing(&self) -> bool {
         self.inner.closing.load(Ordering::Acquire)
     }
@@ -127,6 +227,39 @@ impl Server {
     /// # Cancel safety
     ///
     /// Cancel safe: the shutdown, once begun, goes on if this future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// A connection in the middle of an exchange finishes it before `close`
+    /// returns:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::bytes::{self, Bytes};
+    /// use aleph::stream::{self, Connect};
+    /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+    ///
+    /// let server = tcp::start_server(
+    ///     |conn, _info| {
+    ///         stream::connect(conn.clone(), conn, Connect::default());
+    ///     },
+    ///     TcpServerOptions::default(),
+    /// )
+    /// .await?;
+    /// let conn = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+    /// conn.send(Bytes::from("one")).await?;
+    /// assert!(conn.recv().await.is_some()); // the server has accepted the connection
+    ///
+    /// let (_, last) = tokio::join!(server.close(), async move {
+    ///     conn.send(Bytes::from("two")).await?;
+    ///     conn.close();
+    ///     bytes::to_bytes(conn).await
+    /// });
+    /// assert!(last?.ends_with(b"two")); // the answer came back during the shutdown
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn close(&self) {
         if !self.inner.closing.swap(true, Ordering::AcqRel) {
             let inner = self.inner.clone();
@@ -159,6 +292,22 @@ impl Server {
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::tcp::{self, TcpServerOptions};
+    ///
+    /// let server = tcp::start_server(|_conn, _info| {}, TcpServerOptions::default()).await?;
+    /// let watcher = server.clone();
+    /// let watching = tokio::spawn(async move { watcher.wait_for_close().await });
+    /// server.close().await;
+    /// watching.await.expect("the watching task does not panic");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_close(&self) {
         let _ = self.inner.closed.clone().await;
     }

@@ -12,6 +12,32 @@ use tokio::net::{TcpStream, UnixStream};
 ///
 /// It is what a TLS stream wraps in raw mode, and it is itself `AsyncRead +
 /// AsyncWrite`. Match on it to reach the tokio stream inside.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aleph::net::Socket;
+/// use aleph::tcp::{self, RawStream, TcpClientOptions, TcpServerOptions};
+///
+/// fn describe(socket: &Socket) -> std::io::Result<String> {
+///     Ok(match socket {
+///         Socket::Tcp(tcp) => format!("TCP to {}", tcp.peer_addr()?),
+///         Socket::Unix(unix) => format!("Unix socket {:?}", unix.peer_addr()?.as_pathname()),
+///     })
+/// }
+///
+/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+/// let (stream, _info) =
+///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// let RawStream::Plain(socket) = stream else { unreachable!("no TLS was asked for") };
+/// assert_eq!(describe(&socket)?, format!("TCP to 127.0.0.1:{}", server.port()));
+/// drop(socket);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum Socket {
     /// A TCP connection.

@@ -740,6 +740,24 @@ impl<T> Receiver<T> {
 
     /// Polls for the next value, as [`recv`](Self::recv) does, from a hand-written
     /// `poll` function. The task is woken when a value arrives or the channel drains.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::future::poll_fn;
+    /// use aleph::stream::Channel;
+    ///
+    /// let ch = Channel::buffered(2);
+    /// let mut rx = ch.receiver();
+    /// ch.send(4).await.unwrap();
+    /// drop(ch); // the last sending handle: the channel closes
+    /// let doubled = poll_fn(|cx| rx.poll_recv(cx).map(|next| next.map(|n| n * 2)));
+    /// assert_eq!(doubled.await, Some(8));
+    /// assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, None);
+    /// # }
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.shared.poll_recv(&mut self.waiter, Kind::Handle, cx)
     }
@@ -841,6 +859,19 @@ impl<T> std::fmt::Debug for Receiver<T> {
 /// The future of [`Channel::send`] and [`Sender::send`].
 ///
 /// Cancel safe: dropping it before it completes sends nothing.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aleph::stream::{Channel, SendFuture};
+///
+/// let ch = Channel::buffered(1);
+/// let sending: SendFuture<'_, u8> = ch.send(1);
+/// sending.await.unwrap();
+/// # }
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
@@ -871,6 +902,20 @@ impl<T> Drop for SendFuture<'_, T> {
 /// The future of [`Channel::recv`] and [`Receiver::recv`].
 ///
 /// Cancel safe: dropping it before it completes loses no value.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aleph::stream::{Channel, RecvFuture};
+///
+/// let ch = Channel::buffered(1);
+/// ch.try_send(1u8).unwrap();
+/// let receiving: RecvFuture<'_, u8> = ch.recv();
+/// assert_eq!(receiving.await, Some(1));
+/// # }
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvFuture<'a, T> {
     shared: &'a Shared<T>,
@@ -893,6 +938,20 @@ impl<T> Drop for RecvFuture<'_, T> {
 }
 
 /// The future of `closed()` and `drained()` on every stream handle.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aleph::stream::{Channel, EventFuture};
+///
+/// let ch = Channel::<u8>::buffered(1);
+/// let closed: EventFuture<'_, u8> = ch.closed();
+/// ch.close();
+/// closed.await;
+/// # }
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct EventFuture<'a, T> {
     shared: &'a Shared<T>,

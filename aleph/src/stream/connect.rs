@@ -19,6 +19,27 @@ use crate::{Error, ErrorKind, Result};
 /// The marker `M` is [`AlephSink`] or [`ForeignSink`]; it is inferred, and lets
 /// both kinds be accepted by one function (aleph's handles do not implement
 /// `Sink`, so exactly one impl applies to any type).
+///
+/// # Examples
+///
+/// Connecting into a `futures` channel's sender and into an aleph channel:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::stream::{self, Channel, Connect};
+/// use futures::StreamExt;
+///
+/// let (tx, rx) = futures::channel::mpsc::channel(4);
+/// stream::connect(stream::from_iter([1, 2, 3]), tx, Connect::default()).await?;
+/// assert_eq!(rx.collect::<Vec<_>>().await, [1, 2, 3]);
+///
+/// let out = Channel::buffered(4);
+/// stream::connect(stream::from_iter(["a", "b"]), out.clone(), Connect::default()).await?;
+/// assert_eq!(out.collect::<Vec<_>>().await, ["a", "b"]);
+/// # Ok(())
+/// # }
+/// ```
 pub trait IntoSink<T, M> {
     /// The aleph sending handle for this sink. A foreign sink is fed by a task
     /// on the current runtime, through a channel of [`ADAPTER_CAPACITY`](super::ADAPTER_CAPACITY).
@@ -107,6 +128,25 @@ impl Default for Connect {
 /// `Ok(())` once the source drained (or the sink closed with nothing lost);
 /// an error if the source ended with one, a message timed out, or the sink
 /// closed while a message was in hand. Dropping the `Link` does not stop it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use aleph::stream::{self, Channel, Connect};
+///
+/// let (source, sink) = (Channel::buffered(4), Channel::buffered(4));
+/// let link = stream::connect(source.clone(), sink.clone(), Connect::default());
+/// source.send(1).await.unwrap();
+/// source.close_with_error(aleph::Error::other("upstream broke"));
+///
+/// let ended = link.await;
+/// assert_eq!(ended.unwrap_err().to_string(), "upstream broke");
+/// assert_eq!(sink.recv().await, Some(1)); // what came before the error got through
+/// assert!(sink.error().is_some()); // and the sink was closed with it
+/// # }
+/// ```
 pub struct Link {
     task: tokio::task::JoinHandle<Result<()>>,
 }

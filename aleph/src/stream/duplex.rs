@@ -102,16 +102,54 @@ impl<In, Out> Duplex<In, Out> {
     }
 
     /// The two halves: what arrives and what leaves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let (rx, tx) = duplex.into_parts();
+    /// inbound.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(outbound.try_recv(), Ok(2));
+    /// ```
     pub fn into_parts(self) -> (Receiver<In>, Sender<Out>) {
         (self.rx, self.tx)
     }
 
     /// A new receiving handle on what arrives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let rx = duplex.receiver();
+    /// inbound.try_send(7).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(7));
+    /// ```
     pub fn receiver(&self) -> Receiver<In> {
         self.rx.clone()
     }
 
     /// A new sending handle on what leaves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let tx = duplex.sender();
+    /// tx.try_send(7).unwrap();
+    /// assert_eq!(outbound.try_recv(), Ok(7));
+    /// ```
     pub fn sender(&self) -> Sender<Out> {
         self.tx.clone()
     }
@@ -121,6 +159,22 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe: a dropped receive loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// inbound.send(1).await.unwrap();
+    /// inbound.close(); // the peer hangs up
+    /// assert_eq!(duplex.recv().await, Some(1));
+    /// assert_eq!(duplex.recv().await, None);
+    /// # }
+    /// ```
     pub fn recv(&self) -> RecvFuture<'_, In> {
         self.rx.recv()
     }
@@ -138,6 +192,24 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use aleph::stream::{Channel, Duplex, RecvTimeoutError};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// // Nothing arrives: the limit passes (at once here, on a paused clock).
+    /// let waited = duplex.recv_timeout(Duration::from_secs(5)).await;
+    /// assert_eq!(waited, Err(RecvTimeoutError::Timeout));
+    /// inbound.try_send(1).unwrap();
+    /// assert_eq!(duplex.recv_timeout(Duration::from_secs(5)).await, Ok(1));
+    /// # }
+    /// ```
     pub async fn recv_timeout(&self, timeout: Duration) -> Result<In, RecvTimeoutError> {
         self.rx.recv_timeout(timeout).await
     }
@@ -147,6 +219,20 @@ impl<In, Out> Duplex<In, Out> {
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] or [`TryRecvError::Drained`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex, TryRecvError};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// assert_eq!(duplex.try_recv(), Err(TryRecvError::Empty));
+    /// inbound.try_send(1).unwrap();
+    /// inbound.close();
+    /// assert_eq!(duplex.try_recv(), Ok(1));
+    /// assert_eq!(duplex.try_recv(), Err(TryRecvError::Drained));
+    /// ```
     pub fn try_recv(&self) -> Result<In, TryRecvError> {
         self.rx.try_recv()
     }
@@ -160,6 +246,22 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe: a dropped send delivers nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// duplex.send(1).await.unwrap();
+    /// assert_eq!(outbound.recv().await, Some(1));
+    /// duplex.close();
+    /// assert_eq!(duplex.send(2).await.unwrap_err().into_inner(), 2);
+    /// # }
+    /// ```
     pub fn send(&self, value: Out) -> SendFuture<'_, Out> {
         self.tx.send(value)
     }
@@ -177,6 +279,23 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use aleph::stream::{Channel, Duplex, SendTimeoutError};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// duplex.send_timeout(1, Duration::from_secs(5)).await.unwrap();
+    /// // The buffer is full and nobody reads: the limit passes (at once, on a paused clock).
+    /// let err = duplex.send_timeout(2, Duration::from_secs(5)).await.unwrap_err();
+    /// assert!(matches!(err, SendTimeoutError::Timeout(2)));
+    /// # }
+    /// ```
     pub async fn send_timeout(
         &self,
         value: Out,
@@ -190,11 +309,40 @@ impl<In, Out> Duplex<In, Out> {
     /// # Errors
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex, TrySendError};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// assert!(duplex.try_send(1).is_ok());
+    /// assert!(matches!(duplex.try_send(2), Err(TrySendError::Full(2))));
+    /// duplex.close();
+    /// assert!(matches!(duplex.try_send(3), Err(TrySendError::Closed(3))));
+    /// ```
     pub fn try_send(&self, value: Out) -> Result<(), TrySendError<Out>> {
         self.tx.try_send(value)
     }
 
     /// A [`futures::Sink`](futures_sink::Sink) for the sending direction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aleph::stream::{Channel, Duplex};
+    /// use futures::SinkExt;
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let mut sink = duplex.sink();
+    /// sink.send(1).await.unwrap(); // SinkExt::send
+    /// assert_eq!(outbound.recv().await, Some(1));
+    /// # }
+    /// ```
     pub fn sink(&self) -> ChannelSink<Out> {
         self.tx.sink()
     }
@@ -202,37 +350,132 @@ impl<In, Out> Duplex<In, Out> {
     /// Closes the sending direction for every clone; what was sent is still
     /// delivered (for a connection: flushed, then the peer sees the end).
     /// Receiving continues until the peer closes its side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// duplex.close();
+    /// assert!(outbound.is_closed());
+    /// inbound.try_send(1).unwrap(); // the other direction is still open
+    /// assert_eq!(duplex.try_recv(), Ok(1));
+    /// ```
     pub fn close(&self) {
         self.tx.close();
     }
 
     /// Closes the sending direction because of `error`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// duplex.close_with_error(aleph::Error::other("bad request"));
+    /// assert!(duplex.is_closed());
+    /// assert_eq!(outbound.error().unwrap().to_string(), "bad request");
+    /// ```
     pub fn close_with_error(&self, error: Error) {
         self.tx.close_with_error(error);
     }
 
     /// True once the sending direction is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// assert!(!duplex.is_closed());
+    /// outbound.close(); // the peer will take no more
+    /// assert!(duplex.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 
     /// True once the peer closed its side and everything it sent was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// inbound.try_send(1).unwrap();
+    /// inbound.close();
+    /// assert!(!duplex.is_drained()); // one value is still to be taken
+    /// duplex.try_recv().unwrap();
+    /// assert!(duplex.is_drained());
+    /// ```
     pub fn is_drained(&self) -> bool {
         self.rx.is_drained()
     }
 
     /// Why the duplex ended, if not cleanly: the receiving direction's error
     /// (a connection reset, say), else the sending direction's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// assert!(duplex.error().is_none());
+    /// inbound.close_with_error(aleph::Error::other("connection reset"));
+    /// assert_eq!(duplex.error().unwrap().to_string(), "connection reset");
+    /// ```
     pub fn error(&self) -> Option<Error> {
         self.rx.error().or_else(|| self.tx.error())
     }
 
     /// Runs `f` once the sending direction is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let seen = Arc::new(AtomicBool::new(false));
+    /// let flag = seen.clone();
+    /// duplex.on_closed(move || flag.store(true, Ordering::SeqCst));
+    /// duplex.close();
+    /// assert!(seen.load(Ordering::SeqCst));
+    /// ```
     pub fn on_closed(&self, f: impl FnOnce() + Send + 'static) {
         self.tx.on_closed(f);
     }
 
     /// Runs `f` once the receiving direction is drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// let seen = Arc::new(AtomicBool::new(false));
+    /// let flag = seen.clone();
+    /// duplex.on_drained(move || flag.store(true, Ordering::SeqCst));
+    /// inbound.close(); // nothing was buffered: drained at once
+    /// assert!(seen.load(Ordering::SeqCst));
+    /// ```
     pub fn on_drained(&self, f: impl FnOnce() + Send + 'static) {
         self.rx.on_drained(f);
     }
@@ -242,6 +485,21 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// tokio::spawn(async move { outbound.close() });
+    /// duplex.closed().await;
+    /// assert!(duplex.is_closed());
+    /// # }
+    /// ```
     pub fn closed(&self) -> EventFuture<'_, Out> {
         self.tx.closed()
     }
@@ -251,6 +509,22 @@ impl<In, Out> Duplex<In, Out> {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use aleph::stream::{Channel, Duplex};
+    ///
+    /// let (inbound, outbound) = (Channel::<u8>::buffered(1), Channel::<u8>::buffered(1));
+    /// let duplex = Duplex::from_parts(inbound.receiver(), outbound.sender());
+    /// inbound.try_send(1).unwrap();
+    /// inbound.close();
+    /// assert_eq!(duplex.recv().await, Some(1));
+    /// duplex.drained().await;
+    /// # }
+    /// ```
     pub fn drained(&self) -> EventFuture<'_, In> {
         self.rx.drained()
     }

@@ -13,6 +13,41 @@ use crate::{Error, ErrorKind, Result};
 /// with the peer's address.
 ///
 /// The marker `M` only keeps the impls apart; it is inferred.
+///
+/// # Examples
+///
+/// A sync handler that wires the connection up and returns `()` at once, and
+/// an async one that returns `Result<()>`:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::bytes::{self, Bytes};
+/// use aleph::stream::{self, Connect, Duplex};
+/// use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
+///
+/// // The connection lives on after this returns: the link holds it.
+/// fn echo(conn: Duplex<Bytes, Bytes>, _info: ConnectionInfo) {
+///     stream::connect(conn.clone(), conn, Connect::default());
+/// }
+///
+/// // An `Err` here would close this connection and be logged.
+/// async fn greet(conn: Duplex<Bytes, Bytes>, _info: ConnectionInfo) -> aleph::Result<()> {
+///     conn.send(Bytes::from("hello\n")).await?;
+///     conn.close();
+///     Ok(())
+/// }
+///
+/// let echo_server = tcp::start_server(echo, TcpServerOptions::default()).await?;
+/// let greet_server = tcp::start_server(greet, TcpServerOptions::default()).await?;
+///
+/// let conn = tcp::client(TcpClientOptions::new("127.0.0.1", greet_server.port())).await?;
+/// assert_eq!(bytes::to_bytes(conn).await?, "hello\n");
+/// echo_server.close().await;
+/// greet_server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub trait HandlerOutput<M>: Send + 'static {
     /// The outcome as a future.
     fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;

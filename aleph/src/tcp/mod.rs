@@ -89,6 +89,38 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// An echo server written as an async handler, and a client talking to it:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::bytes::{self, Bytes};
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+///
+/// let server = tcp::start_server(
+///     |conn, _info| async move {
+///         // Send each chunk back until the client closes its side, then close ours.
+///         while let Some(chunk) = conn.recv().await {
+///             conn.send(chunk).await?;
+///         }
+///         conn.close();
+///         Ok::<(), aleph::Error>(())
+///     },
+///     TcpServerOptions::default(),
+/// )
+/// .await?;
+///
+/// let client = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// client.send(Bytes::from("hello, echo")).await?;
+/// client.close();
+/// assert_eq!(bytes::to_bytes(client).await?, "hello, echo");
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn start_server<F, R, M>(handler: F, options: TcpServerOptions) -> Result<Server>
 where
     F: Fn(Duplex<Bytes, Bytes>, ConnectionInfo) -> R + Send + Sync + 'static,
@@ -125,6 +157,42 @@ where
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// A server that reads the whole request with tokio's io traits and answers
+/// on the same stream; the client is raw too:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let server = tcp::start_raw_server(
+///     |mut stream, _info| async move {
+///         let mut name = String::new();
+///         stream.read_to_string(&mut name).await.map_err(aleph::Error::other)?;
+///         let reply = format!("hello, {name}");
+///         stream.write_all(reply.as_bytes()).await.map_err(aleph::Error::other)?;
+///         stream.shutdown().await.map_err(aleph::Error::other)
+///     },
+///     TcpServerOptions::default(),
+/// )
+/// .await?;
+///
+/// let (mut stream, _info) =
+///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// stream.write_all(b"world").await?;
+/// stream.shutdown().await?; // the end of the request
+/// let mut reply = String::new();
+/// stream.read_to_string(&mut reply).await?;
+/// assert_eq!(reply, "hello, world");
+/// drop(stream);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn start_raw_server<F, R, M>(handler: F, options: TcpServerOptions) -> Result<Server>
 where
     F: Fn(RawStream, ConnectionInfo) -> R + Send + Sync + 'static,
@@ -355,6 +423,38 @@ fn into_pumps(stream: RawStream, info: &ConnectionInfo) -> (Duplex<Bytes, Bytes>
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// A line-by-line conversation with an echo server:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::bytes::{self, Bytes};
+/// use aleph::stream::{self, Connect};
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+/// use futures::TryStreamExt;
+///
+/// let server = tcp::start_server(
+///     |conn, _info| {
+///         stream::connect(conn.clone(), conn, Connect::default());
+///     },
+///     TcpServerOptions::default(),
+/// )
+/// .await?;
+///
+/// let conn = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// let mut replies = bytes::lines(conn.clone());
+/// conn.send(Bytes::from("ping\n")).await?;
+/// assert_eq!(replies.try_next().await?.as_deref(), Some("ping"));
+/// conn.send(Bytes::from("pong\n")).await?;
+/// assert_eq!(replies.try_next().await?.as_deref(), Some("pong"));
+/// drop((conn, replies));
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
     let (stream, info) = connect_raw(options).await?;
     let (duplex, pumps) = into_pumps(stream, &info);
@@ -372,6 +472,27 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+///
+/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+///
+/// let (stream, info) =
+///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// assert_eq!(info.remote_addr, server.local_addr());
+/// assert!(info.local_addr.is_some_and(|addr| addr.ip().is_loopback()));
+/// assert!(info.tls.is_none()); // no TLS was asked for
+/// assert!(info.unix_path.is_none());
+/// drop(stream);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect_raw(options: TcpClientOptions) -> Result<(RawStream, ConnectionInfo)> {
     let timeout = options.connect_timeout;
     let target = match &options.unix {

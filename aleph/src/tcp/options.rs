@@ -9,6 +9,30 @@ use crate::tls::{ClientTls, ServerTls, TlsInfo};
 
 /// Options of [`start_server`](super::start_server). `TcpServerOptions::default()` listens on
 /// 127.0.0.1 at a port the system picks, without TLS.
+///
+/// # Examples
+///
+/// A TLS server with a self-signed certificate that gives open connections
+/// one second at shutdown; every other option keeps its default:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use std::time::Duration;
+/// use aleph::tcp::{self, TcpServerOptions};
+/// use aleph::tls::ServerTls;
+///
+/// let options = TcpServerOptions {
+///     tls: Some(ServerTls::self_signed(&["localhost"])?),
+///     shutdown_timeout: Duration::from_secs(1),
+///     ..Default::default()
+/// };
+/// let server = tcp::start_server(|_conn, _info| {}, options).await?;
+/// assert!(server.local_addr().is_some_and(|addr| addr.ip().is_loopback()));
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TcpServerOptions {
     /// The port to listen on; 0 picks a free one (see [`Server::port`](crate::Server::port)). Default: 0.
@@ -61,6 +85,48 @@ impl Default for TcpServerOptions {
 }
 
 /// Options of [`client`](super::client). Build with [`TcpClientOptions::new`] and struct update.
+///
+/// # Examples
+///
+/// A TLS client that trusts one self-signed certificate, dialing an IP
+/// address while verifying the name in the certificate:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use std::time::Duration;
+/// use aleph::bytes::{self, Bytes};
+/// use aleph::stream::{self, Connect};
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+/// use aleph::tls::{ClientTls, Identity, ServerTls, ServerTlsOptions};
+///
+/// let identity = Identity::self_signed(&["localhost"])?;
+/// let server_tls = ServerTls::new(ServerTlsOptions {
+///     identity: Some(identity.clone()),
+///     ..Default::default()
+/// })?;
+/// let server = tcp::start_server(
+///     |conn, _info| {
+///         stream::connect(conn.clone(), conn, Connect::default());
+///     },
+///     TcpServerOptions { tls: Some(server_tls), ..Default::default() },
+/// )
+/// .await?;
+///
+/// let options = TcpClientOptions {
+///     tls: Some(ClientTls::trusting_pem(identity.certificate_pem().as_bytes())?),
+///     server_name: Some("localhost".into()),
+///     connect_timeout: Duration::from_secs(5),
+///     ..TcpClientOptions::new("127.0.0.1", server.port())
+/// };
+/// let conn = tcp::client(options).await?;
+/// conn.send(Bytes::from("over TLS")).await?;
+/// conn.close();
+/// assert_eq!(bytes::to_bytes(conn).await?, "over TLS");
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct TcpClientOptions {
     /// The host to connect to: a name or an IP address. Default: "127.0.0.1".
@@ -122,6 +188,39 @@ impl Default for TcpClientOptions {
 }
 
 /// What a handler (or a client) knows about a connection.
+///
+/// # Examples
+///
+/// A handler that tells each client the address it came from:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aleph::bytes::Bytes;
+/// use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
+/// use tokio::io::AsyncReadExt;
+///
+/// let server = tcp::start_server(
+///     |conn, info: ConnectionInfo| async move {
+///         let peer = info.remote_addr.map(|addr| addr.to_string()).unwrap_or_default();
+///         conn.send(Bytes::from(peer)).await?;
+///         conn.close();
+///         Ok::<(), aleph::Error>(())
+///     },
+///     TcpServerOptions::default(),
+/// )
+/// .await?;
+///
+/// let (mut stream, info) =
+///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// let mut seen = String::new();
+/// stream.read_to_string(&mut seen).await?;
+/// assert_eq!(Some(seen), info.local_addr.map(|addr| addr.to_string()));
+/// drop(stream);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ConnectionInfo {

@@ -10,6 +10,31 @@ use crate::net::Socket;
 ///
 /// It is `AsyncRead + AsyncWrite`; match on it to reach the tokio stream or
 /// the rustls session inside.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aleph::net::Socket;
+/// use aleph::tcp::{self, RawStream, TcpClientOptions, TcpServerOptions};
+///
+/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+/// let (stream, _info) =
+///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+/// match &stream {
+///     RawStream::Plain(Socket::Tcp(tcp)) => {
+///         assert!(tcp.nodelay()?); // TcpClientOptions::nodelay is true by default
+///         assert_eq!(Some(tcp.peer_addr()?), server.local_addr());
+///     }
+///     RawStream::Plain(Socket::Unix(_)) => unreachable!("we dialed TCP"),
+///     RawStream::ServerTls(_) | RawStream::ClientTls(_) => unreachable!("we asked for no TLS"),
+/// }
+/// drop(stream);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum RawStream {
     /// No TLS.
