@@ -9,6 +9,7 @@ mod socket;
 pub use conn::{INBOUND_CHUNKS, OUTBOUND_CHUNKS, READ_CHUNK};
 pub use server::Server;
 pub(crate) use server::{Connections, ServerParts};
+pub(crate) use socket::RestoreBlocking;
 pub use socket::{ListenSocket, Socket};
 
 use std::net::SocketAddr;

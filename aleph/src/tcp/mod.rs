@@ -47,6 +47,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -217,79 +218,14 @@ where
     S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let parts_timeout = options.shutdown_timeout;
     let serve_one = Arc::new(serve_one);
     let tls = options.tls.clone();
     let handshake_timeout = options.handshake_timeout;
-    let stream_options = net::StreamOptions {
-        nodelay: options.nodelay,
-        keepalive: options.keepalive,
-    };
-
-    if let Some(path) = options.unix.clone() {
-        let listener = tokio::net::UnixListener::bind(&path)
-            .map_err(|e| Error::from_io(e, format!("cannot listen on {}", path.display())))?;
-        let parts = ServerParts {
-            local_addr: None,
-            unix_path: Some(path.clone()),
-            shutdown_timeout: parts_timeout,
-        };
-        return Ok(Server::start(parts, move |stop, connections| async move {
-            loop {
-                let accepted = tokio::select! {
-                    biased;
-                    () = stop.cancelled() => break,
-                    accepted = listener.accept() => accepted,
-                };
-                match accepted {
-                    Ok((stream, _)) => {
-                        let info = ConnectionInfo {
-                            unix_path: Some(path.clone()),
-                            ..ConnectionInfo::default()
-                        };
-                        establish(
-                            &connections,
-                            Socket::Unix(stream),
-                            info,
-                            tls.clone(),
-                            handshake_timeout,
-                            serve_one.clone(),
-                        );
-                    }
-                    Err(error) => accept_failed(error, &stop).await,
-                }
-            }
-            drop(listener);
-            let _ = std::fs::remove_file(&path);
-        }));
-    }
-
-    let (listener, restore) = match &options.listen_socket {
-        Some(socket) => {
-            let (listener, restore) = socket
-                .adopt()
-                .map_err(|e| Error::from_io(e, "cannot adopt the listening socket"))?;
-            (listener, Some(restore))
-        }
-        None => (
-            net::bind_tcp(
-                SocketAddr::new(options.host, options.port),
-                net::ListenOptions {
-                    reuse_address: options.reuse_address,
-                    reuse_port: options.reuse_port,
-                    backlog: options.backlog,
-                },
-            )?,
-            None,
-        ),
-    };
-    let local_addr = listener
-        .local_addr()
-        .map_err(|e| Error::from_io(e, "cannot read the listening address"))?;
+    let listener = Listener::bind(&options)?;
     let parts = ServerParts {
-        local_addr: Some(local_addr),
-        unix_path: None,
-        shutdown_timeout: parts_timeout,
+        local_addr: listener.local_addr()?,
+        unix_path: options.unix.clone(),
+        shutdown_timeout: options.shutdown_timeout,
     };
     Ok(Server::start(parts, move |stop, connections| async move {
         loop {
@@ -299,30 +235,128 @@ where
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((stream, remote)) => {
-                    if let Err(error) = stream_options.apply(&stream) {
-                        tracing::debug!(%remote, %error, "cannot set socket options");
-                    }
-                    let info = ConnectionInfo {
-                        remote_addr: Some(remote),
-                        local_addr: stream.local_addr().ok(),
-                        ..ConnectionInfo::default()
-                    };
-                    establish(
-                        &connections,
-                        Socket::Tcp(stream),
-                        info,
-                        tls.clone(),
-                        handshake_timeout,
-                        serve_one.clone(),
-                    );
-                }
+                Ok((socket, info)) => establish(
+                    &connections,
+                    socket,
+                    info,
+                    tls.clone(),
+                    handshake_timeout,
+                    serve_one.clone(),
+                ),
                 Err(error) => accept_failed(error, &stop).await,
             }
         }
-        drop(listener);
-        drop(restore);
+        listener.close();
     }))
+}
+
+/// A server's listening socket.
+enum Listener {
+    Tcp {
+        listener: tokio::net::TcpListener,
+        options: net::StreamOptions,
+        /// Gives an adopted socket its blocking mode back when the server stops.
+        restore: Option<net::RestoreBlocking>,
+    },
+    Unix {
+        listener: tokio::net::UnixListener,
+        path: PathBuf,
+    },
+}
+
+impl Listener {
+    fn bind(options: &TcpServerOptions) -> Result<Listener> {
+        if let Some(path) = &options.unix {
+            let listener = tokio::net::UnixListener::bind(path)
+                .map_err(|e| Error::from_io(e, format!("cannot listen on {}", path.display())))?;
+            return Ok(Listener::Unix {
+                listener,
+                path: path.clone(),
+            });
+        }
+        let (listener, restore) = match &options.listen_socket {
+            Some(socket) => {
+                let (listener, restore) = socket
+                    .adopt()
+                    .map_err(|e| Error::from_io(e, "cannot adopt the listening socket"))?;
+                (listener, Some(restore))
+            }
+            None => (
+                net::bind_tcp(
+                    SocketAddr::new(options.host, options.port),
+                    net::ListenOptions {
+                        reuse_address: options.reuse_address,
+                        reuse_port: options.reuse_port,
+                        backlog: options.backlog,
+                    },
+                )?,
+                None,
+            ),
+        };
+        Ok(Listener::Tcp {
+            listener,
+            options: net::StreamOptions {
+                nodelay: options.nodelay,
+                keepalive: options.keepalive,
+            },
+            restore,
+        })
+    }
+
+    fn local_addr(&self) -> Result<Option<SocketAddr>> {
+        match self {
+            Listener::Tcp { listener, .. } => listener
+                .local_addr()
+                .map(Some)
+                .map_err(|e| Error::from_io(e, "cannot read the listening address")),
+            Listener::Unix { .. } => Ok(None),
+        }
+    }
+
+    /// The next connection, with what is known of it before any TLS.
+    async fn accept(&self) -> std::io::Result<(Socket, ConnectionInfo)> {
+        match self {
+            Listener::Tcp {
+                listener, options, ..
+            } => {
+                let (stream, remote) = listener.accept().await?;
+                if let Err(error) = options.apply(&stream) {
+                    tracing::debug!(%remote, %error, "cannot set socket options");
+                }
+                let info = ConnectionInfo {
+                    remote_addr: Some(remote),
+                    local_addr: stream.local_addr().ok(),
+                    ..ConnectionInfo::default()
+                };
+                Ok((Socket::Tcp(stream), info))
+            }
+            Listener::Unix { listener, path } => {
+                let (stream, _) = listener.accept().await?;
+                let info = ConnectionInfo {
+                    unix_path: Some(path.clone()),
+                    ..ConnectionInfo::default()
+                };
+                Ok((Socket::Unix(stream), info))
+            }
+        }
+    }
+
+    /// Stops listening: the socket is closed, a Unix socket's file removed,
+    /// an adopted socket's blocking mode restored.
+    fn close(self) {
+        match self {
+            Listener::Tcp {
+                listener, restore, ..
+            } => {
+                drop(listener);
+                drop(restore);
+            }
+            Listener::Unix { listener, path } => {
+                drop(listener);
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
 }
 
 /// Accept errors (out of descriptors, a connection reset before accept) are

@@ -204,14 +204,8 @@ impl From<ClientConfig> for ClientTls {
 
 impl fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let alpn: Vec<_> = self
-            .config
-            .alpn_protocols
-            .iter()
-            .map(|proto| String::from_utf8_lossy(proto))
-            .collect();
         f.debug_struct("ClientTls")
-            .field("alpn", &alpn)
+            .field("alpn", &super::alpn_names(&self.config.alpn_protocols))
             .finish_non_exhaustive()
     }
 }

@@ -207,6 +207,14 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// The ALPN protocols of a config, readable, for the config handles' `Debug`.
+fn alpn_names(protocols: &[Vec<u8>]) -> Vec<std::borrow::Cow<'_, str>> {
+    protocols
+        .iter()
+        .map(|proto| String::from_utf8_lossy(proto))
+        .collect()
+}
+
 /// Writes ALPN protocol names as rustls wants them, refusing names TLS cannot
 /// carry (RFC 7301 section 3.1: 1 to 255 bytes).
 fn alpn_protocols(alpn: Vec<String>) -> Result<Vec<Vec<u8>>> {

@@ -229,14 +229,8 @@ impl From<ServerConfig> for ServerTls {
 
 impl fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let alpn: Vec<_> = self
-            .config
-            .alpn_protocols
-            .iter()
-            .map(|proto| String::from_utf8_lossy(proto))
-            .collect();
         f.debug_struct("ServerTls")
-            .field("alpn", &alpn)
+            .field("alpn", &super::alpn_names(&self.config.alpn_protocols))
             .finish_non_exhaustive()
     }
 }
