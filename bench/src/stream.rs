@@ -77,11 +77,7 @@ const SHAPES: [Shape; 3] = [
 
 /// Runs the `stream` benchmark.
 pub fn run(settings: &Settings) -> Result<Report, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-    let workers = runtime.metrics().num_workers();
+    let (runtime, workers) = crate::measure::runtime()?;
     let messages = settings.scaled(MESSAGES);
     let mut report = Report::new(
         "stream",

@@ -57,11 +57,7 @@ const CASES: [Case; 4] = [
 
 /// Runs the benchmark and returns its report.
 pub fn run(settings: &Settings) -> Result<Report, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-    let workers = runtime.metrics().num_workers();
+    let (runtime, workers) = crate::measure::runtime()?;
     let (aleph_addr, raw_addr) = runtime.block_on(async {
         let aleph = tcp::start_server(
             |conn, _info| {
