@@ -73,6 +73,17 @@ fn median(mut times: Vec<Duration>) -> Duration {
     }
 }
 
+/// The multi-thread tokio runtime every benchmark runs on (one worker per core),
+/// with its worker count for the report's header.
+pub fn runtime() -> Result<(tokio::runtime::Runtime, usize), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    let workers = runtime.metrics().num_workers();
+    Ok((runtime, workers))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,15 +125,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// The multi-thread tokio runtime every benchmark runs on (one worker per core),
-/// with its worker count for the report's header.
-pub fn runtime() -> Result<(tokio::runtime::Runtime, usize), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-    let workers = runtime.metrics().num_workers();
-    Ok((runtime, workers))
 }
