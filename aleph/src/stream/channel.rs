@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use super::core::{Kind, Meta, Shared};
+use super::core::{Kind, Meta, Overflow, Shared};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::sink::ChannelSink;
 use super::Description;
@@ -170,6 +170,68 @@ impl<T> Channel<T> {
         Channel::with_meta(capacity, Meta::default())
     }
 
+    /// A channel of `capacity` whose sends never wait: when it is full, the
+    /// oldest value is dropped to make room for the new one. Manifold's
+    /// sliding stream, for consumers that only care about the latest values
+    /// (a gauge, a UDP socket read faster than it is consumed).
+    ///
+    /// The values dropped are counted in [`Description::dropped`]. A capacity
+    /// of 0 is taken as 1. Closing and draining work as for any channel; a
+    /// send on a closed channel still hands its value back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::Channel;
+    ///
+    /// let latest = Channel::sliding(2);
+    /// for i in 1..=5 {
+    ///     latest.try_send(i).unwrap(); // never full
+    /// }
+    /// assert_eq!(latest.try_recv(), Ok(4));
+    /// assert_eq!(latest.try_recv(), Ok(5));
+    /// assert_eq!(latest.description().dropped, 3);
+    /// ```
+    pub fn sliding(capacity: usize) -> Channel<T> {
+        Channel::with_meta(
+            capacity,
+            Meta {
+                overflow: Overflow::DropOldest,
+                ..Meta::default()
+            },
+        )
+    }
+
+    /// A channel of `capacity` whose sends never wait: when it is full, the
+    /// value being sent is dropped. Manifold's dropping stream, for consumers
+    /// that want the first values of a burst and can lose the rest.
+    ///
+    /// The values dropped are counted in [`Description::dropped`]. A capacity
+    /// of 0 is taken as 1. A send on a closed channel still hands its value back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::Channel;
+    ///
+    /// let first = Channel::dropping(2);
+    /// for i in 1..=5 {
+    ///     first.try_send(i).unwrap(); // never full
+    /// }
+    /// assert_eq!(first.try_recv(), Ok(1));
+    /// assert_eq!(first.try_recv(), Ok(2));
+    /// assert_eq!(first.description().dropped, 3);
+    /// ```
+    pub fn dropping(capacity: usize) -> Channel<T> {
+        Channel::with_meta(
+            capacity,
+            Meta {
+                overflow: Overflow::DropNewest,
+                ..Meta::default()
+            },
+        )
+    }
+
     pub(crate) fn with_meta(capacity: usize, mut meta: Meta) -> Channel<T> {
         if meta.kind.is_empty() {
             meta.kind = "channel";
@@ -245,7 +307,9 @@ impl<T> Default for Channel<T> {
 macro_rules! send_methods {
     ($handle:literal) => {
         /// Sends a value, waiting while the buffer is full (or, unbuffered, until a
-        /// receiver is waiting).
+        /// receiver is waiting). On a [sliding](Channel::sliding) or
+        /// [dropping](Channel::dropping) channel it never waits: a full channel
+        /// drops a value instead.
         ///
         /// # Errors
         ///
@@ -332,8 +396,9 @@ macro_rules! send_methods {
         /// # Errors
         ///
         /// [`TrySendError::Full`] when the buffer is full (unbuffered: no
-        /// receiver is waiting), [`TrySendError::Closed`] when the channel is
-        /// closed; both hand the value back.
+        /// receiver is waiting; never for a sliding or dropping channel),
+        /// [`TrySendError::Closed`] when the channel is closed; both hand the
+        /// value back.
         ///
         /// # Examples
         ///

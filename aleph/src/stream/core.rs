@@ -37,10 +37,10 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
 
 use parking_lot::{Mutex, MutexGuard};
 use slab::Slab;
@@ -57,9 +57,23 @@ const RING_MAX: usize = 1 << 16;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Meta {
     pub(crate) kind: &'static str,
+    /// What a send does when the channel is full.
+    pub(crate) overflow: Overflow,
     pub(crate) label: Option<String>,
     pub(crate) peer_addr: Option<SocketAddr>,
     pub(crate) local_addr: Option<SocketAddr>,
+}
+
+/// What a send does when the channel is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Wait for room: backpressure.
+    #[default]
+    Wait,
+    /// Drop the oldest value to make room (Manifold's sliding stream).
+    DropOldest,
+    /// Drop the value being sent (Manifold's dropping stream).
+    DropNewest,
 }
 
 struct State<T> {
@@ -124,6 +138,9 @@ pub(crate) struct Shared<T> {
     parked_receivers: AtomicUsize,
     state: Mutex<State<T>>,
     capacity: usize,
+    overflow: Overflow,
+    /// Values dropped by the overflow policy.
+    dropped: AtomicU64,
     /// Handles that can send: `Channel` clones, `Sender`s, sinks.
     send_handles: AtomicUsize,
     /// Handles that can receive: `Channel` clones and `Receiver`s.
@@ -133,6 +150,13 @@ pub(crate) struct Shared<T> {
 impl<T> Shared<T> {
     /// A channel with one sending and one receiving handle counted.
     pub(crate) fn new(capacity: usize, meta: Meta) -> Shared<T> {
+        let overflow = meta.overflow;
+        // A channel that drops on overflow needs room for at least one value.
+        let capacity = if overflow == Overflow::Wait {
+            capacity
+        } else {
+            capacity.max(1)
+        };
         let ring = (1..=RING_MAX)
             .contains(&capacity)
             .then(|| ConcurrentQueue::bounded(capacity));
@@ -158,6 +182,8 @@ impl<T> Shared<T> {
                 meta,
             }),
             capacity,
+            overflow,
+            dropped: AtomicU64::new(0),
             send_handles: AtomicUsize::new(1),
             recv_handles: AtomicUsize::new(1),
         }
@@ -286,6 +312,11 @@ impl<T> Shared<T> {
                 return Poll::Pending;
             }
         };
+        if self.overflow != Overflow::Wait {
+            // Such a channel never waits, so this send never parks.
+            coop.made_progress();
+            return Poll::Ready(self.push_overflowing(value));
+        }
         let at = (waiter, kind);
         let sent = match &self.ring {
             Some(ring) => self.poll_send_ring(ring, value, slot, at, cx),
@@ -368,6 +399,9 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), (T, bool)> {
+        if self.overflow != Overflow::Wait {
+            return self.push_overflowing(value).map_err(|value| (value, true));
+        }
         if let Some(ring) = &self.ring {
             return match ring.push(value) {
                 Ok(()) => {
@@ -390,6 +424,53 @@ impl<T> Shared<T> {
         st.notify(Side::Recv, &mut wake);
         drop(st);
         wake.run();
+        Ok(())
+    }
+
+    /// Sends without waiting, dropping the oldest or the new value when full
+    /// (and counting it). `Err` hands the value back once closed.
+    fn push_overflowing(&self, value: T) -> Result<(), T> {
+        let dropped = match &self.ring {
+            Some(ring) if self.overflow == Overflow::DropOldest => match ring.force_push(value) {
+                Ok(displaced) => displaced,
+                Err(ForcePushError(value)) => return Err(value),
+            },
+            Some(ring) => match ring.push(value) {
+                Ok(()) => None,
+                Err(PushError::Full(value)) => Some(value),
+                Err(PushError::Closed(value)) => return Err(value),
+            },
+            None => {
+                let mut st = self.state.lock();
+                if st.closed {
+                    return Err(value);
+                }
+                let mut dropped = None;
+                if st.buf.len() < self.capacity {
+                    st.buf.push_back(value);
+                } else if self.overflow == Overflow::DropOldest {
+                    dropped = st.buf.pop_front();
+                    st.buf.push_back(value);
+                } else {
+                    dropped = Some(value);
+                }
+                let mut wake = Wakeups::none();
+                st.notify(Side::Recv, &mut wake);
+                drop(st);
+                wake.run();
+                if dropped.is_some() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                // Dropped outside the lock: its `Drop` is user code.
+                drop(dropped);
+                return Ok(());
+            }
+        };
+        if dropped.is_some() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(dropped);
+        self.notify_receiver();
         Ok(())
     }
 
@@ -756,6 +837,7 @@ impl<T> Shared<T> {
             error: st.error.as_ref().map(|e| e.to_string()),
             peer_addr: st.meta.peer_addr,
             local_addr: st.meta.local_addr,
+            dropped: self.dropped.load(Ordering::Relaxed),
             sink: None,
         }
     }

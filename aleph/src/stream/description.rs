@@ -48,6 +48,10 @@ pub struct Description {
     pub peer_addr: Option<SocketAddr>,
     /// The local address, for a stream fed by a connection.
     pub local_addr: Option<SocketAddr>,
+    /// Values dropped because the stream was full: always 0 unless it was made
+    /// to drop rather than wait ([`Channel::sliding`](super::Channel::sliding),
+    /// [`Channel::dropping`](super::Channel::dropping)).
+    pub dropped: u64,
     /// For a [`Duplex`](super::Duplex): the sending direction's description
     /// (this one describes the receiving direction).
     pub sink: Option<Box<Description>>,
@@ -72,6 +76,9 @@ impl fmt::Display for Description {
             ", {} sends and {} receives waiting, {} sending and {} receiving handles, ",
             self.pending_sends, self.pending_recvs, self.senders, self.receivers
         )?;
+        if self.dropped > 0 {
+            write!(f, "{} dropped, ", self.dropped)?;
+        }
         f.write_str(match (self.closed, self.drained) {
             (false, _) => "open",
             (true, false) => "closed",
