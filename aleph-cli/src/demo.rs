@@ -5,6 +5,7 @@ use std::time::Duration;
 use aleph::stream::{self, Connect};
 use aleph::tcp::{self, TcpServerOptions};
 use aleph::tls::ServerTls;
+use aleph::udp::{self, UdpOptions};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -12,6 +13,9 @@ pub struct DemoArgs {
     /// Port of the TCP echo server (0 picks a free one; the printed address shows which).
     #[arg(long, default_value_t = 10001, value_name = "PORT")]
     tcp_port: u16,
+    /// Port of the UDP echo (0 picks a free one; the printed address shows which).
+    #[arg(long, default_value_t = 10002, value_name = "PORT")]
+    udp_port: u16,
     /// Serve TLS (a self-signed certificate for localhost and 127.0.0.1) instead of plain TCP.
     #[arg(long)]
     tls: bool,
@@ -45,12 +49,24 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     .map_err(|e| format!("tcp echo: {}", crate::chain(&e)))?;
     let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
     println!("{scheme} echo listening on {addr}");
+    let udp_echo = udp::socket(UdpOptions {
+        port: Some(args.udp_port),
+        host: std::net::Ipv4Addr::LOCALHOST.into(),
+        ..UdpOptions::default()
+    })
+    .await
+    .map_err(|e| format!("udp echo: {}", crate::chain(&e)))?;
+    // Each packet carries its sender, so sending it back is an echo.
+    stream::connect(udp_echo.clone(), udp_echo.clone(), Connect::default());
+    let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
+    println!("udp echo listening on {udp_addr}");
     println!("press Ctrl-C to stop");
     interrupt.recv().await;
     println!(
         "shutting down (open connections get {}s)",
         args.shutdown_timeout
     );
+    udp_echo.close();
     echo.close().await;
     Ok(())
 }

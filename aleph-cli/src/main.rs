@@ -2,6 +2,7 @@
 
 mod demo;
 mod tcp;
+mod udp;
 
 use std::process::ExitCode;
 
@@ -13,8 +14,8 @@ const ABOUT: &str = "asynchronous communication: demo servers and netcat-like cl
 TCP, UDP, HTTP and WebSocket";
 
 /// What `aleph --help` prints below the options: which subcommands exist today.
-const AFTER_HELP: &str = "Try: `aleph demo`, then `aleph tcp 127.0.0.1:10001` in another \
-terminal. UDP, HTTP and WebSocket arrive with the library support behind each.";
+const AFTER_HELP: &str = "Try: `aleph demo`, then `aleph tcp 127.0.0.1:10001` or `aleph udp \
+127.0.0.1:10002` in another terminal. HTTP and WebSocket arrive with the library support behind each.";
 
 #[derive(Debug, Parser)]
 #[command(name = "aleph", version, about = ABOUT, after_help = AFTER_HELP)]
@@ -31,6 +32,10 @@ enum Command {
     /// socket to stdout. At the end of stdin the sending side is closed and output
     /// continues until the peer closes.
     Tcp(tcp::TcpArgs),
+    /// Send each line of stdin as a UDP datagram to HOST:PORT and print every
+    /// datagram that comes back; after the end of stdin, wait --wait seconds
+    /// for the last replies.
+    Udp(udp::UdpArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +97,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     match command {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Udp(args) => {
+            let outcome = runtime.block_on(udp::run(args));
+            runtime.shutdown_background();
+            outcome
+        }
         Command::Tcp(args) => {
             let outcome = runtime.block_on(tcp::run(args));
             // Reading stdin happens on a blocking thread that cannot be

@@ -25,7 +25,7 @@ pub struct TcpArgs {
 }
 
 /// Splits "host:port" and "[v6]:port".
-fn parse_target(target: &str) -> Result<(String, u16), String> {
+pub(crate) fn parse_target(target: &str) -> Result<(String, u16), String> {
     let (host, port) = target
         .rsplit_once(':')
         .ok_or_else(|| format!("'{target}' is not HOST:PORT"))?;

@@ -88,7 +88,7 @@ struct Demo {
 impl Demo {
     /// Starts `aleph demo --tcp-port 0 extra...` and reads the address it prints.
     async fn start(extra: &[&str]) -> Demo {
-        let mut args = vec!["demo", "--tcp-port", "0"];
+        let mut args = vec!["demo", "--tcp-port", "0", "--udp-port", "0"];
         args.extend_from_slice(extra);
         let mut child = aleph(&args).spawn().expect("the aleph binary starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));

@@ -60,6 +60,7 @@ pub mod net;
 pub mod stream;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 
 pub use error::{Error, ErrorKind, Result};
 pub use net::Server;
