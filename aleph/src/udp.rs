@@ -42,7 +42,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::net::UdpSocket;
 
 use crate::deferred::Deferred;
@@ -354,21 +354,22 @@ pub async fn send(socket: &Duplex<Packet, Packet>, mut packet: Packet) -> Result
 }
 
 async fn receive(socket: Arc<UdpSocket>, inbound: Sender<Packet>, max: usize) {
-    let mut buf = BytesMut::new();
+    // One reused buffer, each datagram copied out at its own size: slices of
+    // a shared buffer would keep `max` bytes alive per queued packet.
+    let mut scratch = vec![0u8; max];
     let closed = inbound.closed();
     let mut closed = std::pin::pin!(closed);
     loop {
-        buf.reserve(max);
         let received = tokio::select! {
             biased;
-            received = socket.recv_buf_from(&mut buf) => received,
+            received = socket.recv_from(&mut scratch) => received,
             () = &mut closed => return,
         };
         match received {
-            Ok((_, from)) => {
+            Ok((n, from)) => {
                 let packet = Packet {
                     peer: Peer::Addr(from),
-                    message: buf.split().freeze(),
+                    message: Bytes::copy_from_slice(&scratch[..n]),
                     receipt: None,
                 };
                 // A full queue drops by its policy and counts it: never waits.
