@@ -315,8 +315,12 @@ pub async fn socket(options: UdpOptions) -> Result<Duplex<Packet, Packet>> {
         ..Meta::default()
     };
     let (in_tx, in_rx) = Channel::with_meta(options.queue.max(1), meta(overflow)).split();
-    let (out_tx, out_rx) =
-        Channel::with_meta(OUTBOUND_PACKETS, meta(ChannelOverflow::Wait)).split();
+    // The outbound channel keeps the socket, so udp::join / leave reach it.
+    let outbound_meta = Meta {
+        attachment: Some(socket.clone()),
+        ..meta(ChannelOverflow::Wait)
+    };
+    let (out_tx, out_rx) = Channel::with_meta(OUTBOUND_PACKETS, outbound_meta).split();
     tokio::spawn(receive(
         socket.clone(),
         in_tx,
@@ -324,6 +328,62 @@ pub async fn socket(options: UdpOptions) -> Result<Duplex<Packet, Packet>> {
     ));
     tokio::spawn(transmit(socket, out_rx));
     Ok(Duplex::from_parts(in_rx, out_tx))
+}
+
+/// The tokio socket behind a duplex made by [`socket`].
+fn inner(socket: &Duplex<Packet, Packet>) -> Result<Arc<UdpSocket>> {
+    socket
+        .sender()
+        .shared()
+        .attachment()
+        .and_then(|any| any.downcast::<UdpSocket>().ok())
+        .ok_or_else(|| Error::new(ErrorKind::Io, "not a UDP socket made by udp::socket"))
+}
+
+/// Joins a multicast group on a running socket.
+///
+/// # Errors
+///
+/// [`Io`](ErrorKind::Io) naming the group when the system refuses (not a
+/// multicast address, no such interface), or when `socket` was not made by
+/// [`socket`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::udp::{self, Multicast, UdpOptions};
+///
+/// let socket = udp::socket(UdpOptions { reuse_address: true, ..Default::default() }).await?;
+/// let group = Multicast { interface_v4: "127.0.0.1".parse().unwrap(), ..Multicast::group("239.255.0.7".parse().unwrap()) };
+/// udp::join(&socket, &group)?;
+/// udp::leave(&socket, &group)?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn join(socket: &Duplex<Packet, Packet>, group: &Multicast) -> Result<()> {
+    let inner = inner(socket)?;
+    match group.group {
+        IpAddr::V4(addr) => inner.join_multicast_v4(addr, group.interface_v4),
+        IpAddr::V6(addr) => inner.join_multicast_v6(&addr, group.interface_v6),
+    }
+    .map_err(|e| Error::from_io(e, format!("cannot join multicast group {}", group.group)))
+}
+
+/// Leaves a multicast group joined at start or with [`join`].
+///
+/// # Errors
+///
+/// [`Io`](ErrorKind::Io) naming the group when the system refuses (a group
+/// not joined), or when `socket` was not made by [`socket`].
+pub fn leave(socket: &Duplex<Packet, Packet>, group: &Multicast) -> Result<()> {
+    let inner = inner(socket)?;
+    match group.group {
+        IpAddr::V4(addr) => inner.leave_multicast_v4(addr, group.interface_v4),
+        IpAddr::V6(addr) => inner.leave_multicast_v6(&addr, group.interface_v6),
+    }
+    .map_err(|e| Error::from_io(e, format!("cannot leave multicast group {}", group.group)))
 }
 
 /// The local address of a socket made by [`socket`].

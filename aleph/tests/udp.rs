@@ -644,3 +644,48 @@ async fn a_closed_socket_still_receives() {
         .unwrap();
     assert_eq!(next(&socket).await.message, "in");
 }
+
+#[tokio::test]
+async fn a_running_socket_joins_and_leaves_a_multicast_group() {
+    let group = Multicast {
+        group: Ipv4Addr::new(239, 255, 42, 101).into(),
+        interface_v4: Ipv4Addr::LOCALHOST,
+        interface_v6: 0,
+    };
+    let receiver = bound(UdpOptions {
+        reuse_address: true,
+        ..on(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    })
+    .await;
+    let port = udp::local_addr(&receiver).unwrap().port();
+    let sender = bound(UdpOptions {
+        multicast_loop: Some(true),
+        multicast_ttl: Some(1),
+        ..on(LOCALHOST)
+    })
+    .await;
+    let to_group = SocketAddr::new(group.group, port);
+
+    udp::join(&receiver, &group).expect("join on a running socket");
+    within(udp::send(&sender, Packet::new(to_group, "joined")))
+        .await
+        .unwrap();
+    assert_eq!(next(&receiver).await.message, "joined");
+
+    udp::leave(&receiver, &group).expect("leave the group joined");
+    let err = udp::leave(&receiver, &group).expect_err("leaving twice is refused");
+    assert!(
+        err.is_io() && err.to_string().contains("239.255.42.101"),
+        "{err}"
+    );
+    within(udp::send(&sender, Packet::new(to_group, "left")))
+        .await
+        .unwrap();
+    assert!(
+        receiver
+            .recv_timeout(Duration::from_millis(300))
+            .await
+            .is_err(),
+        "nothing arrives once the group is left"
+    );
+}
