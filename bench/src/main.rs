@@ -9,6 +9,7 @@ mod measure;
 mod report;
 mod stream;
 mod tcp_echo;
+mod udp;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,11 @@ const BENCHMARKS: &[Benchmark] = &[
         name: "tcp-echo",
         description: "round trips/s through aleph's TCP echo server vs a raw tokio echo server",
         run: tcp_echo::run,
+    },
+    Benchmark {
+        name: "udp",
+        description: "datagrams/s echoed by aleph's UDP echo vs a raw tokio UdpSocket echo",
+        run: udp::run,
     },
 ];
 
