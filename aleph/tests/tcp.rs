@@ -378,25 +378,27 @@ async fn round_trip(conn: &Conn, message: &'static str) {
     assert_eq!(within(conn.recv()).await.unwrap(), message);
 }
 
-#[tokio::test]
-async fn a_handler_that_panics_closes_only_its_own_connection() {
+/// A misbehaving server: the connection sent `trigger` ends, the one beside it
+/// keeps working, and new connections are still served.
+async fn only_the_triggering_connection_ends(trigger: &'static str, why: &str) {
     let server = misbehaving_server().await;
     let survivor = connect(server.port()).await;
     round_trip(&survivor, "before").await;
 
     let victim = connect(server.port()).await;
-    victim.send(Bytes::from("panic")).await.unwrap();
-    assert_eq!(
-        within(victim.recv()).await,
-        None,
-        "the panicking handler's connection ends"
-    );
+    victim.send(Bytes::from(trigger)).await.unwrap();
+    assert_eq!(within(victim.recv()).await, None, "{why}");
 
     round_trip(&survivor, "after").await;
     let third = connect(server.port()).await;
     round_trip(&third, "new connections are served").await;
     drop((survivor, third));
     within(server.close()).await;
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_closes_only_its_own_connection() {
+    only_the_triggering_connection_ends("panic", "the panicking handler's connection ends").await;
 }
 
 #[tokio::test]
@@ -432,21 +434,7 @@ async fn a_handler_that_panics_before_returning_closes_only_its_own_connection()
 
 #[tokio::test]
 async fn a_handler_that_returns_an_error_closes_only_its_own_connection() {
-    let server = misbehaving_server().await;
-    let survivor = connect(server.port()).await;
-    round_trip(&survivor, "before").await;
-
-    let victim = connect(server.port()).await;
-    victim.send(Bytes::from("fail")).await.unwrap();
-    assert_eq!(
-        within(victim.recv()).await,
-        None,
-        "the failing handler's connection ends"
-    );
-
-    round_trip(&survivor, "after").await;
-    drop(survivor);
-    within(server.close()).await;
+    only_the_triggering_connection_ends("fail", "the failing handler's connection ends").await;
 }
 
 #[tokio::test]
