@@ -1014,7 +1014,7 @@ async fn a_certificate_for_another_name_is_a_tls_error() {
     assert!(err.is_tls(), "{:?}: {err}", err.kind());
     let message = err.to_string();
     assert!(
-        message.contains("not valid for name") && message.contains("wrong.example"),
+        message.contains("wrong host name") && message.contains("wrong.example"),
         "the reason is named: {message}"
     );
     within(server.close()).await;

@@ -78,6 +78,7 @@ mod roots;
 mod server;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 pub use client::{ClientTls, ClientTlsOptions};
 pub use identity::Identity;
@@ -164,12 +165,14 @@ impl TlsInfo {
 
 /// Turns a failed handshake into an error of kind [`ErrorKind::Tls`] whose
 /// message names the peer and the reason, such as "TLS handshake with
-/// 127.0.0.1:4433 failed: invalid peer certificate: UnknownIssuer".
+/// 127.0.0.1:4433 failed: its certificate is self-signed and not trusted
+/// here (UnknownIssuer)".
 pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error {
-    let reason = match err.get_ref() {
-        // tokio-rustls hands rustls' own error through `io::Error`; its text
-        // is the useful part (the alert or the certificate problem).
-        Some(inner) if inner.is::<rustls::Error>() => inner.to_string(),
+    let rustls_error = err.get_ref().and_then(|inner| inner.downcast_ref());
+    let reason = match rustls_error {
+        // tokio-rustls hands rustls' own error through `io::Error`; it is the
+        // useful part (the alert or the certificate problem), said plainly.
+        Some(inner) => verify::reason(inner),
         _ if err.kind() == std::io::ErrorKind::UnexpectedEof => {
             "the peer closed the connection".to_owned()
         }

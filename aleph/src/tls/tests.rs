@@ -161,7 +161,11 @@ async fn client_rejects_a_certificate_for_another_host_name() {
         message.starts_with("TLS handshake with example.test failed: "),
         "{message}"
     );
-    assert!(message.contains("not valid for name"), "{message}");
+    assert!(
+        message
+            .ends_with("its certificate is for localhost, not for example.test (wrong host name)"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -176,11 +180,12 @@ async fn client_rejects_a_certificate_from_an_unknown_issuer() {
     .await;
     let err = client_side.expect_err("the issuer is not trusted");
     assert!(err.is_tls());
+    assert!(err.to_string().contains("self-signed"), "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     // The client's alert reaches the server.
     let err = server_side.expect_err("the client refused");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("UnknownCA"), "{err}");
+    assert!(err.to_string().contains("CertificateUnknown"), "{err}");
 }
 
 #[tokio::test]
@@ -587,7 +592,8 @@ fn handshake_errors_name_the_peer_and_the_reason() {
     assert!(err.is_tls());
     assert_eq!(
         err.to_string(),
-        "TLS handshake with 127.0.0.1:4433 failed: invalid peer certificate: UnknownIssuer"
+        "TLS handshake with 127.0.0.1:4433 failed: its certificate was issued by an \
+         authority that is not trusted here (UnknownIssuer)"
     );
     let eof = handshake_error(
         "127.0.0.1:4433",

@@ -1,0 +1,361 @@
+//! Why a certificate was refused, in plain words.
+//!
+//! rustls reports a refused certificate as an enum built for programs
+//! (`UnknownIssuer`, or a structure of algorithm identifiers when webpki tried
+//! to check a self-signed certificate against an unrelated root). A person
+//! needs the cause: self-signed, issued by an unknown authority, made for
+//! another host name, expired. [`reason`] writes it, keeping rustls' own name
+//! for the case at the end for searches and scripts; [`ExplainingVerifier`]
+//! adds the one cause rustls cannot see from its error alone, a self-signed
+//! certificate.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use super::provider;
+use crate::{Error, ErrorKind, Result};
+
+/// Plain words for why a handshake failed, such as "its certificate is for
+/// localhost, not for 127.0.0.2 (wrong host name)"; "its" is the peer.
+pub(crate) fn reason(err: &rustls::Error) -> String {
+    match err {
+        rustls::Error::InvalidCertificate(cert) => certificate(cert),
+        other => other.to_string(),
+    }
+}
+
+fn certificate(err: &CertificateError) -> String {
+    #[allow(deprecated)] // UnsupportedSignatureAlgorithm: older verifiers still return it
+    match err {
+        CertificateError::Other(OtherError(other)) => match other.downcast_ref::<SelfSigned>() {
+            Some(self_signed) => self_signed.to_string(),
+            None => format!("its certificate was refused: {other}"),
+        },
+        CertificateError::UnknownIssuer => "its certificate was issued by an authority that is \
+            not trusted here (UnknownIssuer)"
+            .to_owned(),
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let names: Vec<&str> = presented.iter().map(|name| bare_name(name)).collect();
+            let made_for = if names.is_empty() {
+                "no host name".to_owned()
+            } else {
+                names.join(", ")
+            };
+            format!(
+                "its certificate is for {made_for}, not for {} (wrong host name)",
+                expected.to_str()
+            )
+        }
+        CertificateError::NotValidForName => {
+            "its certificate is for another host name (wrong host name)".to_owned()
+        }
+        CertificateError::ExpiredContext { time, not_after } => format!(
+            "its certificate expired on {} (it is now {}) (expired)",
+            date(*not_after),
+            date(*time)
+        ),
+        CertificateError::Expired => "its certificate has expired (expired)".to_owned(),
+        CertificateError::NotValidYetContext { time, not_before } => format!(
+            "its certificate is not valid before {} (it is now {}) (not yet valid)",
+            date(*not_before),
+            date(*time)
+        ),
+        CertificateError::NotValidYet => "its certificate is not valid yet".to_owned(),
+        CertificateError::Revoked => "its certificate has been revoked".to_owned(),
+        CertificateError::BadSignature => {
+            "its certificate's signature does not verify (BadSignature)".to_owned()
+        }
+        CertificateError::UnsupportedSignatureAlgorithm
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "its certificate is signed with an algorithm that cannot be checked against the \
+             trusted roots (unsupported signature algorithm)"
+                .to_owned()
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "its certificate is not meant for this use (invalid purpose)".to_owned()
+        }
+        CertificateError::BadEncoding => "its certificate is malformed".to_owned(),
+        other => format!("its certificate was refused: {other}"),
+    }
+}
+
+/// `DnsName("localhost")` and `IpAddress(127.0.0.1)`, as webpki lists the
+/// names a certificate holds, as just the name.
+fn bare_name(presented: &str) -> &str {
+    let inner = presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(presented);
+    inner.trim_matches('"')
+}
+
+/// A certificate time as a UTC date and time, such as "2024-01-31 23:59:59 UTC".
+fn date(time: UnixTime) -> String {
+    let secs = time.as_secs();
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar,
+    // counted in 400-year eras of 146 097 days, with years starting in March).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// The verifier every verifying [`ClientTls`](super::ClientTls) uses: webpki's,
+/// with a refused self-signed certificate reported as such.
+#[derive(Debug)]
+pub(crate) struct ExplainingVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+}
+
+impl ExplainingVerifier {
+    /// A verifier that trusts `roots`.
+    ///
+    /// # Errors
+    ///
+    /// Kind `Tls` when rustls refuses the roots (none at all).
+    pub(crate) fn new(roots: Arc<RootCertStore>) -> Result<Arc<ExplainingVerifier>> {
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .map_err(|err| {
+                Error::with_source(
+                    ErrorKind::Tls,
+                    format!("cannot verify servers with these roots: {err}"),
+                    err,
+                )
+            })?;
+        Ok(Arc::new(ExplainingVerifier { webpki }))
+    }
+}
+
+impl ServerCertVerifier for ExplainingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|err| {
+                #[allow(deprecated)]
+                let no_chain = matches!(
+                    err,
+                    rustls::Error::InvalidCertificate(
+                        CertificateError::UnknownIssuer
+                            | CertificateError::BadSignature
+                            | CertificateError::UnsupportedSignatureAlgorithm
+                            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                    )
+                );
+                if no_chain && intermediates.is_empty() && is_self_issued(end_entity) {
+                    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
+                        Arc::new(SelfSigned),
+                    )))
+                } else {
+                    err
+                }
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// A self-signed certificate that no trusted root vouches for.
+#[derive(Debug)]
+struct SelfSigned;
+
+impl fmt::Display for SelfSigned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // UnknownIssuer is rustls' name for the case: its issuer is itself.
+        f.write_str("its certificate is self-signed and not trusted here (UnknownIssuer)")
+    }
+}
+
+impl std::error::Error for SelfSigned {}
+
+/// True when a certificate names itself as its issuer (RFC 5280 section
+/// 6.1: "self-issued"), read from its DER without a full X.509 parser.
+fn is_self_issued(cert: &[u8]) -> bool {
+    fn names(cert: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (certificate, _) = der_sequence(cert)?;
+        let (mut tbs, _) = der_sequence(certificate)?;
+        // TBSCertificate: [0] version (optional), serial, signature algorithm,
+        // issuer, validity, subject, ...
+        if tbs.first() == Some(&0xa0) {
+            tbs = der_element(tbs)?.1;
+        }
+        let (_serial, rest) = der_element(tbs)?;
+        let (_algorithm, rest) = der_element(rest)?;
+        let (issuer, rest) = der_element(rest)?;
+        let (_validity, rest) = der_element(rest)?;
+        let (subject, _) = der_element(rest)?;
+        Some((issuer, subject))
+    }
+    names(cert).is_some_and(|(issuer, subject)| issuer == subject)
+}
+
+/// The contents of the DER SEQUENCE at the start of `input`, and what follows it.
+fn der_sequence(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    if input.first() != Some(&0x30) {
+        return None;
+    }
+    der_element(input)
+}
+
+/// The contents of the DER element at the start of `input` (one tag byte,
+/// a definite length), and what follows it.
+fn der_element(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let first = *input.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let bytes = input.get(2..2 + count)?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |len, &byte| (len << 8) | usize::from(byte));
+        (len, 2 + count)
+    };
+    let end = header.checked_add(len)?;
+    Some((input.get(header..end)?, input.get(end..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(std::time::Duration::ZERO)),
+            "1970-01-01 00:00:00 UTC"
+        );
+        // 2000-02-29 is a leap day; 2038-01-19 03:14:07 is the 32-bit limit.
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                951_782_400
+            ))),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            date(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                2_147_483_647
+            ))),
+            "2038-01-19 03:14:07 UTC"
+        );
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_self_issued_and_a_ca_issued_one_is_not() {
+        let own = rcgen::KeyPair::generate().expect("key");
+        let own_cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .expect("params")
+            .self_signed(&own)
+            .expect("certificate");
+        assert!(is_self_issued(own_cert.der()));
+
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("ca");
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let mut leaf_params = rcgen::CertificateParams::new(vec!["leaf.test".into()]).expect("p");
+        leaf_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "leaf.test");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .expect("leaf");
+        assert!(!is_self_issued(leaf.der()));
+    }
+
+    #[test]
+    fn garbage_is_not_self_issued() {
+        assert!(!is_self_issued(b""));
+        assert!(!is_self_issued(&[0x30, 0x85, 1, 2, 3, 4, 5]));
+        assert!(!is_self_issued(&[0x30, 0x03, 0x30, 0x01]));
+    }
+
+    #[test]
+    fn reasons_are_plain_words_naming_the_cause() {
+        let name = reason(&rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("127.0.0.2").expect("name"),
+                presented: vec![
+                    "DnsName(\"localhost\")".into(),
+                    "IpAddress(127.0.0.1)".into(),
+                ],
+            },
+        ));
+        assert_eq!(
+            name,
+            "its certificate is for localhost, 127.0.0.1, not for 127.0.0.2 (wrong host name)"
+        );
+        let expired = reason(&rustls::Error::InvalidCertificate(
+            CertificateError::ExpiredContext {
+                time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(951_782_400)),
+                not_after: UnixTime::since_unix_epoch(std::time::Duration::ZERO),
+            },
+        ));
+        assert!(expired.contains("expired on 1970-01-01"), "{expired}");
+        let self_signed = reason(&rustls::Error::InvalidCertificate(CertificateError::Other(
+            OtherError(Arc::new(SelfSigned)),
+        )));
+        assert!(self_signed.contains("self-signed"), "{self_signed}");
+    }
+}
