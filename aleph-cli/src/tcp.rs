@@ -1,65 +1,69 @@
 //! `aleph tcp HOST:PORT`: a netcat-like client.
 
+use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use aleph::bytes::BytesMut;
 use aleph::tcp::{self, TcpClientOptions};
-use aleph::tls::ClientTls;
+use aleph::tls::{ClientTls, ClientTlsOptions, TrustRoots};
 use clap::Args;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::args::{self, Target};
+use crate::output;
+
+pub const EXAMPLES: &str = "\
+Examples:
+  echo hello | aleph tcp 127.0.0.1:10001
+  aleph tcp [::1]:10001
+  aleph tcp --tls --cacert demo.pem localhost:10001
+  printf 'GET / HTTP/1.0\\r\\nHost: example.com\\r\\n\\r\\n' | aleph tcp --tls example.com:443
+  aleph tcp --unix /run/app.sock";
 
 #[derive(Debug, Args)]
 pub struct TcpArgs {
     /// Where to connect: HOST:PORT (IPv6 as [ADDR]:PORT). Not needed with --unix.
-    #[arg(value_name = "HOST:PORT", required_unless_present = "unix")]
-    target: Option<String>,
-    /// Connect with TLS, verifying the server's certificate against the system's roots.
+    #[arg(value_name = "HOST:PORT", required_unless_present = "unix", value_parser = args::target)]
+    target: Option<Target>,
+    /// Connect with TLS, verifying the server's certificate against the system's roots
+    /// (or --cacert).
     #[arg(long)]
     tls: bool,
+    /// With --tls: trust the certificates in this PEM file (a private CA, or a
+    /// self-signed server's own certificate) instead of the system's roots.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls",
+        conflicts_with = "insecure"
+    )]
+    cacert: Option<PathBuf>,
     /// With --tls: accept any certificate and host name (for testing only).
     #[arg(long, requires = "tls")]
     insecure: bool,
     /// Connect to this Unix domain socket instead of HOST:PORT.
     #[arg(long, value_name = "PATH", conflicts_with = "target")]
     unix: Option<PathBuf>,
+    /// The longest connecting may take (resolving, connecting and the TLS handshake), in
+    /// seconds; fractions allowed.
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = args::positive_seconds, allow_negative_numbers = true)]
+    connect_timeout: Duration,
 }
 
-/// Splits "host:port" and "[v6]:port".
-pub(crate) fn parse_target(target: &str) -> Result<(String, u16), String> {
-    let (host, port) = target
-        .rsplit_once(':')
-        .ok_or_else(|| format!("'{target}' is not HOST:PORT"))?;
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| format!("'{port}' in '{target}' is not a port number"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(format!("'{target}' has no host"));
-    }
-    Ok((host.to_owned(), port))
-}
-
-pub async fn run(args: TcpArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(args: TcpArgs) -> Result<ExitCode, Box<dyn Error>> {
     let mut options = match (&args.unix, &args.target) {
         (Some(path), _) => TcpClientOptions {
             unix: Some(path.clone()),
             ..TcpClientOptions::default()
         },
-        (None, Some(target)) => {
-            let (host, port) = parse_target(target)?;
-            TcpClientOptions::new(host, port)
-        }
+        (None, Some(target)) => TcpClientOptions::new(target.library_host(), target.port),
         (None, None) => return Err("give HOST:PORT or --unix PATH".into()),
     };
+    options.connect_timeout = args.connect_timeout;
     if args.tls {
-        options.tls = Some(if args.insecure {
-            ClientTls::insecure()
-        } else {
-            ClientTls::new(aleph::tls::ClientTlsOptions {
-                roots: aleph::tls::TrustRoots::System,
-                ..Default::default()
-            })?
-        });
+        options.tls = Some(client_tls(&args)?);
     }
     let conn = tcp::client(options).await?;
     let (inbound, outbound) = conn.into_parts();
@@ -84,33 +88,49 @@ pub async fn run(args: TcpArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut stdout = tokio::io::stdout();
     while let Some(chunk) = inbound.recv().await {
-        stdout.write_all(&chunk).await?;
-        stdout.flush().await?;
+        let written = match stdout.write_all(&chunk).await {
+            Ok(()) => stdout.flush().await,
+            Err(err) => Err(err),
+        };
+        match written {
+            Ok(()) => {}
+            // The reader went away (`| head -c 5`): done, quietly, as nc is.
+            Err(err) if output::reader_gone(&err) => {
+                upload.abort();
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(err) => {
+                upload.abort();
+                return Err(format!("cannot write to stdout: {err}").into());
+            }
+        }
     }
     upload.abort();
     match inbound.error() {
         Some(error) => Err(error.into()),
-        None => Ok(()),
+        None => Ok(ExitCode::SUCCESS),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_target;
-
-    #[test]
-    fn targets_parse_with_names_ipv4_and_ipv6() {
-        assert_eq!(
-            parse_target("localhost:80").unwrap(),
-            ("localhost".into(), 80)
-        );
-        assert_eq!(
-            parse_target("127.0.0.1:10001").unwrap(),
-            ("127.0.0.1".into(), 10001)
-        );
-        assert_eq!(parse_target("[::1]:9").unwrap(), ("::1".into(), 9));
-        assert!(parse_target("nohost").unwrap_err().contains("HOST:PORT"));
-        assert!(parse_target("h:99999").unwrap_err().contains("port"));
-        assert!(parse_target(":80").unwrap_err().contains("no host"));
+/// The client's TLS: the system's roots, the roots of `--cacert`, or none at all.
+fn client_tls(args: &TcpArgs) -> Result<ClientTls, Box<dyn Error>> {
+    if args.insecure {
+        return Ok(ClientTls::insecure());
+    }
+    let roots = match &args.cacert {
+        Some(path) => TrustRoots::Pem(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?,
+        ),
+        None => TrustRoots::System,
+    };
+    let tls = ClientTls::new(ClientTlsOptions {
+        roots,
+        ..ClientTlsOptions::default()
+    });
+    match (&args.cacert, tls) {
+        (_, Ok(tls)) => Ok(tls),
+        (Some(path), Err(err)) => Err(format!("--cacert {}: {err}", path.display()).into()),
+        (None, Err(err)) => Err(err.into()),
     }
 }

@@ -40,18 +40,74 @@ fn version_prints_the_crate_version() {
 }
 
 #[test]
+fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
+    let out = aleph(&["--help"]);
+    let help = text(&out.stdout);
+    for expected in [
+        "HTTP, WebSocket and DNS are coming",
+        "Exit status:",
+        "  2    a usage error",
+        "  1    a runtime failure",
+        "130",
+        "143",
+        "RUST_LOG",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(help.contains(expected), "{expected:?} missing from {help}");
+    }
+}
+
+#[test]
+fn every_subcommand_help_shows_an_example() {
+    for sub in ["demo", "tcp", "udp"] {
+        let out = aleph(&[sub, "--help"]);
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        let examples = help
+            .split_once("Examples:")
+            .unwrap_or_else(|| panic!("`aleph {sub} --help` has no examples: {help}"))
+            .1;
+        assert!(
+            examples.contains(&format!("aleph {sub}")),
+            "{sub}: {examples}"
+        );
+    }
+}
+
+#[test]
 fn unknown_flag_fails_and_names_the_flag() {
     let out = aleph(&["--no-such-flag"]);
-    assert!(!out.status.success(), "status: {:?}", out.status);
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--no-such-flag"), "stderr: {stderr}");
 }
 
 #[test]
-fn unknown_argument_error_is_one_line() {
-    let out = aleph(&["no-such-command"]);
+fn a_missing_argument_is_named_with_clap_s_full_message() {
+    let out = aleph(&["tcp"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
-    assert!(stderr.contains("no-such-command"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("the following required arguments were not provided")
+            && stderr.contains("<HOST:PORT>")
+            && stderr.contains("Usage: aleph tcp"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn a_mistyped_subcommand_gets_clap_s_suggestion() {
+    let out = aleph(&["tcpp", "127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("'tcp'"), "stderr: {stderr}");
+}
+
+#[test]
+fn a_value_that_looks_like_a_flag_gets_clap_s_tip() {
+    let out = aleph(&["tcp", "-x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("'-- -x'"), "stderr: {stderr}");
 }

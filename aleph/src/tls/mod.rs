@@ -84,6 +84,7 @@ pub use client::{ClientTls, ClientTlsOptions};
 pub use identity::Identity;
 pub use roots::TrustRoots;
 pub use server::{ClientAuth, ServerTls, ServerTlsOptions};
+pub use verify::CertificateRefused;
 
 /// What a TLS session agreed on, as a handler or a client sees it once the
 /// handshake is done.
@@ -168,11 +169,17 @@ impl TlsInfo {
 /// 127.0.0.1:4433 failed: its certificate is self-signed and not trusted
 /// here (UnknownIssuer)".
 pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error {
-    let rustls_error = err.get_ref().and_then(|inner| inner.downcast_ref());
-    let reason = match rustls_error {
-        // tokio-rustls hands rustls' own error through `io::Error`; it is the
-        // useful part (the alert or the certificate problem), said plainly.
-        Some(inner) => verify::reason(inner),
+    if let Some(refused) = CertificateRefused::from_io(&err) {
+        return Error::with_source(
+            ErrorKind::Tls,
+            format!("TLS handshake with {peer} failed: {refused}"),
+            refused,
+        );
+    }
+    let reason = match err.get_ref() {
+        // tokio-rustls hands rustls' own error through `io::Error`; its text
+        // is the useful part (the alert or the certificate problem).
+        Some(inner) if inner.is::<rustls::Error>() => inner.to_string(),
         _ if err.kind() == std::io::ErrorKind::UnexpectedEof => {
             "the peer closed the connection".to_owned()
         }

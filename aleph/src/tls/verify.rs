@@ -4,10 +4,10 @@
 //! (`UnknownIssuer`, or a structure of algorithm identifiers when webpki tried
 //! to check a self-signed certificate against an unrelated root). A person
 //! needs the cause: self-signed, issued by an unknown authority, made for
-//! another host name, expired. [`reason`] writes it, keeping rustls' own name
-//! for the case at the end for searches and scripts; [`ExplainingVerifier`]
-//! adds the one cause rustls cannot see from its error alone, a self-signed
-//! certificate.
+//! another host name, expired. [`CertificateRefused`] says it, keeping
+//! rustls' own name for the case at the end for searches and scripts;
+//! [`ExplainingVerifier`] adds the one cause rustls cannot see from its error
+//! alone, a self-signed certificate.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,14 +20,82 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use super::provider;
 use crate::{Error, ErrorKind, Result};
 
-/// Plain words for why a handshake failed, such as "its certificate is for
-/// localhost, not for 127.0.0.2 (wrong host name)"; "its" is the peer.
-pub(crate) fn reason(err: &rustls::Error) -> String {
-    match err {
-        rustls::Error::InvalidCertificate(cert) => certificate(cert),
-        other => other.to_string(),
+/// Why a TLS handshake refused the peer's certificate, in plain words: the
+/// [`source`](std::error::Error::source) of an [`ErrorKind::Tls`] error when
+/// certificate verification failed.
+///
+/// Its text names the cause, such as "its certificate is self-signed and
+/// not trusted here (UnknownIssuer)", "its certificate is for localhost, not
+/// for 127.0.0.2 (wrong host name)" or "its certificate expired on
+/// 2024-01-31 23:59:59 UTC (...)"; "its" is the peer's. A program can tell
+/// a refused certificate from other handshake failures by finding this type
+/// in the error's source chain (to suggest trusting the certificate, say),
+/// and reach rustls' own error through [`rustls_error`](Self::rustls_error).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+/// use aleph::tls::{CertificateRefused, ClientTls, ServerTls};
+///
+/// let server = tcp::start_server(
+///     |_conn, _info| {},
+///     TcpServerOptions {
+///         tls: Some(ServerTls::self_signed(&["localhost"])?),
+///         ..Default::default()
+///     },
+/// )
+/// .await?;
+/// let err = tcp::client(TcpClientOptions {
+///     tls: Some(ClientTls::default()), // the public web's roots
+///     ..TcpClientOptions::new("localhost", server.port())
+/// })
+/// .await
+/// .unwrap_err();
+/// let refused = std::error::Error::source(&err)
+///     .and_then(|source| source.downcast_ref::<CertificateRefused>())
+///     .expect("the certificate was refused");
+/// assert!(refused.to_string().contains("self-signed"));
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct CertificateRefused {
+    error: rustls::Error,
+}
+
+impl CertificateRefused {
+    /// rustls' own error, for programs that match on it.
+    pub fn rustls_error(&self) -> &rustls::Error {
+        &self.error
+    }
+
+    /// The refusal inside a failed handshake's `io::Error`, if that is why it failed.
+    pub(crate) fn from_io(err: &std::io::Error) -> Option<CertificateRefused> {
+        match err.get_ref()?.downcast_ref::<rustls::Error>()? {
+            error @ rustls::Error::InvalidCertificate(_) => Some(CertificateRefused {
+                error: error.clone(),
+            }),
+            _ => None,
+        }
     }
 }
+
+impl fmt::Display for CertificateRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error {
+            rustls::Error::InvalidCertificate(cert) => f.write_str(&certificate(cert)),
+            other => write!(f, "its certificate was refused: {other}"),
+        }
+    }
+}
+
+// No `source()`: rustls' text for the same failure is the unreadable one
+// this type replaces; `rustls_error` keeps it reachable.
+impl std::error::Error for CertificateRefused {}
 
 fn certificate(err: &CertificateError) -> String {
     #[allow(deprecated)] // UnsupportedSignatureAlgorithm: older verifiers still return it
@@ -276,6 +344,13 @@ fn der_element(input: &[u8]) -> Option<(&[u8], &[u8])> {
 mod tests {
     use super::*;
 
+    fn reason(error: &rustls::Error) -> String {
+        CertificateRefused {
+            error: error.clone(),
+        }
+        .to_string()
+    }
+
     #[test]
     fn dates_are_utc_calendar_dates() {
         assert_eq!(
@@ -356,6 +431,7 @@ mod tests {
         let self_signed = reason(&rustls::Error::InvalidCertificate(CertificateError::Other(
             OtherError(Arc::new(SelfSigned)),
         )));
+        assert!(reason(&rustls::Error::NoCertificatesPresented).contains("refused"));
         assert!(self_signed.contains("self-signed"), "{self_signed}");
     }
 }
