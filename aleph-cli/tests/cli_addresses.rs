@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{one_line, run_aleph, text, Demo, Out};
+use support::{converse, one_line, run_aleph, text, Demo, Out};
 
 #[tokio::test]
 async fn demo_on_ipv6_loopback_serves_aleph_tcp_and_aleph_udp() {
@@ -22,14 +22,11 @@ async fn demo_on_ipv6_loopback_serves_aleph_tcp_and_aleph_udp() {
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(out.stdout, b"over v6\n");
-    let out = run_aleph(
-        &[
-            "udp",
-            "--wait",
-            "0.5",
-            &format!("[::1]:{}", demo.udp.port()),
-        ],
+    let target = format!("[::1]:{}", demo.udp.port());
+    let out = converse(
+        &["udp", "--wait", "0", &target],
         b"datagram over v6\n",
+        |out| out.len() >= 16,
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -4,14 +4,19 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{aleph, one_line, run_aleph, text, within, Demo};
+use support::{aleph, converse, one_line, run_aleph, text, within, Demo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn aleph_udp_lines_come_back_from_the_demo_echo_one_per_line_with_lines() {
     let demo = Demo::start(&[]).await;
     let target = demo.udp.to_string();
-    let out = run_aleph(&["udp", &target, "--wait", "0.5", "--lines"], b"one\ntwo\n").await;
+    let out = converse(
+        &["udp", &target, "--wait", "0", "--lines"],
+        b"one\ntwo\n",
+        |out| out.len() >= 8,
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
     let mut lines: Vec<&str> = printed.lines().collect();
@@ -23,7 +28,10 @@ async fn aleph_udp_lines_come_back_from_the_demo_echo_one_per_line_with_lines() 
 async fn aleph_udp_prints_replies_as_received_without_adding_newlines() {
     let demo = Demo::start(&[]).await;
     let target = demo.udp.to_string();
-    let out = run_aleph(&["udp", &target, "--wait", "0.5"], b"one\ntwo\n").await;
+    let out = converse(&["udp", &target, "--wait", "0"], b"one\ntwo\n", |out| {
+        out.len() >= 6
+    })
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         out.stdout == b"onetwo" || out.stdout == b"twoone",
@@ -36,9 +44,11 @@ async fn aleph_udp_prints_replies_as_received_without_adding_newlines() {
 async fn aleph_udp_sends_lines_that_are_not_utf8_as_bytes() {
     let demo = Demo::start(&[]).await;
     let target = demo.udp.to_string();
-    let out = run_aleph(
-        &["udp", &target, "--wait", "0.5"],
-        b"\xff\xfe latin-1 \xe9\n",
+    let line = b"\xff\xfe latin-1 \xe9";
+    let out = converse(
+        &["udp", &target, "--wait", "0"],
+        &[&line[..], b"\n"].concat(),
+        |out| out.len() >= line.len(),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -72,7 +82,10 @@ async fn an_oversized_line_is_reported_and_the_next_lines_still_go() {
     let target = demo.udp.to_string();
     let mut input = vec![b'x'; 70_000];
     input.extend_from_slice(b"\nafter\n");
-    let out = run_aleph(&["udp", &target, "--wait", "1", "--lines"], &input).await;
+    let out = converse(&["udp", &target, "--wait", "0", "--lines"], &input, |out| {
+        out.ends_with(b"after\n")
+    })
+    .await;
     assert_eq!(out.status.code(), Some(1), "a line was not sent");
     let line = one_line(&out.stderr);
     assert!(line.contains("line 1 (70000 bytes)"), "{line}");

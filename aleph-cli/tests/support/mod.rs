@@ -67,6 +67,39 @@ pub async fn run(mut command: Command, input: &[u8]) -> Output {
     output
 }
 
+/// Runs `aleph args`, writes `input` to its stdin and keeps stdin open until
+/// what it printed satisfies `enough` (replies that take their time), then
+/// ends stdin and waits for it to exit.
+pub async fn converse(args: &[&str], input: &[u8], enough: impl Fn(&[u8]) -> bool) -> Output {
+    use tokio::io::AsyncReadExt;
+
+    let mut child = aleph(args).spawn().expect("the aleph binary starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let errors = tokio::spawn(async move {
+        let mut errors = Vec::new();
+        let _ = stderr.read_to_end(&mut errors).await;
+        errors
+    });
+    within(stdin.write_all(input)).await.unwrap();
+    let mut printed = Vec::new();
+    while !enough(&printed) {
+        let mut chunk = [0u8; 4096];
+        let n = within(stdout.read(&mut chunk)).await.unwrap();
+        assert_ne!(n, 0, "stdout ended with only {:?}", text(&printed));
+        printed.extend_from_slice(&chunk[..n]);
+    }
+    drop(stdin);
+    within(stdout.read_to_end(&mut printed)).await.unwrap();
+    let status = within(child.wait()).await.unwrap();
+    Output {
+        status,
+        stdout: printed,
+        stderr: within(errors).await.unwrap(),
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
