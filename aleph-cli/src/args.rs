@@ -35,6 +35,9 @@ impl fmt::Display for Target {
 
 /// Parses `HOST:PORT` and `[IPV6]:PORT`.
 pub fn target(text: &str) -> Result<Target, String> {
+    if text.is_empty() {
+        return Err("an empty address: write HOST:PORT".to_owned());
+    }
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
@@ -60,6 +63,14 @@ pub fn target(text: &str) -> Result<Target, String> {
     };
     if host.is_empty() {
         return Err(format!("'{text}' has no host"));
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "'{host}' is not a host name: it holds a space or a control character"
+        ));
+    }
+    if port.is_empty() {
+        return Err(format!("'{text}' has no port after the ':'"));
     }
     if text.starts_with('[') && host.parse::<std::net::Ipv6Addr>().is_err() {
         return Err(format!("'{host}' in brackets is not an IPv6 address"));
@@ -138,6 +149,10 @@ mod tests {
         assert!(err("h:99999").contains("not a port number"));
         assert!(err("h:0").contains("not a port number"));
         assert!(err(":80").contains("no host"));
+        assert!(err("").contains("empty"));
+        assert!(err("host:").contains("no port after"));
+        assert!(err("[::1]:").contains("no port after"));
+        assert!(err(" host:80").contains("a space"));
         assert!(err("[::1]").contains("no port: write [::1]:PORT"));
         assert!(err("::1").contains("write [::1]:PORT"));
         assert!(err("host:1:80").contains("brackets"));
