@@ -22,7 +22,8 @@ Examples:
   aleph udp --lines --any-peer [::1]:10002
 
 Each line is sent without its newline, as bytes (any encoding). A line too long for one
-datagram is reported on stderr and skipped; the exit status is then 1.";
+datagram is reported on stderr and skipped; the exit status is then 1. A host name goes to
+its first IPv4 address (its first IPv6 one if it has none); write [ADDR]:PORT to choose.";
 
 /// The most a UDP datagram can carry (IPv6's limit; IPv4's is a little lower,
 /// and the system refuses what is too long for it).
@@ -106,8 +107,8 @@ pub async fn run(args: UdpArgs) -> Result<ExitCode, Box<dyn Error>> {
     }
 }
 
-/// The address to send to: an IP address as it is, a name resolved (its
-/// first address) within `limit`.
+/// The address to send to: an IP address as it is, a name resolved within
+/// `limit` to its first IPv4 address (or its first address, if none is IPv4).
 async fn resolve(target: &Target, limit: Duration) -> Result<SocketAddr, Box<dyn Error>> {
     if let Ok(ip) = target.host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, target.port));
@@ -117,9 +118,20 @@ async fn resolve(target: &Target, limit: Duration) -> Result<SocketAddr, Box<dyn
     match tokio::time::timeout(limit, lookup).await {
         Err(_) => Err(format!("resolving {host} timed out after {}", args::show(limit)).into()),
         Ok(Err(err)) => Err(format!("cannot resolve {host}: {err}").into()),
-        Ok(Ok(mut addrs)) => addrs
-            .next()
-            .ok_or_else(|| format!("cannot resolve {host}: no addresses").into()),
+        Ok(Ok(addrs)) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            // Nothing tells which address a UDP service listens on, and
+            // `localhost` often lists ::1 first while services (the demo's
+            // echo among them) listen on 127.0.0.1: IPv4 first.
+            let chosen = addrs
+                .iter()
+                .find(|addr| addr.is_ipv4())
+                .or_else(|| addrs.first())
+                .copied()
+                .ok_or_else(|| format!("cannot resolve {host}: no addresses"))?;
+            tracing::info!("sending to {chosen} ({host})");
+            Ok(chosen)
+        }
     }
 }
 

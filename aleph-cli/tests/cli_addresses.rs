@@ -85,3 +85,17 @@ async fn bad_addresses_are_usage_errors_that_say_what_is_wrong() {
         );
     }
 }
+
+#[tokio::test]
+async fn aleph_udp_to_localhost_reaches_the_demo_on_127_0_0_1() {
+    // `localhost` often resolves to ::1 first; UDP cannot try each address
+    // as TCP does, so the IPv4 one is chosen.
+    let demo = Demo::start(&[]).await;
+    let target = format!("localhost:{}", demo.udp.port());
+    let out = converse(&["udp", "--wait", "0", &target], b"by name\n", |out| {
+        out.len() >= 7
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"by name");
+}
