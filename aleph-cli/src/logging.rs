@@ -24,13 +24,7 @@ const PERIOD: Duration = Duration::from_secs(1);
 /// Installs the subscriber. `verbosity` is -1 for `-q` (errors only), 0 by
 /// default (warnings), and 1, 2, 3 for `-v`, `-vv`, `-vvv` (info, debug, trace).
 pub fn init(verbosity: i8) {
-    let level = match verbosity {
-        i8::MIN..=-1 => "error",
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
+    let level = level(verbosity);
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
             .unwrap_or_else(|err| {
@@ -48,6 +42,17 @@ pub fn init(verbosity: i8) {
         .with(RateLimit::default())
         .with(format)
         .try_init();
+}
+
+/// The level `-q` (-1), nothing (0) or `-v`, `-vv`, `-vvv` (1 to 3) stand for.
+fn level(verbosity: i8) -> &'static str {
+    match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
 }
 
 /// Lets each warning or error call site print once per [`PERIOD`].
@@ -97,5 +102,14 @@ impl<S: Subscriber> Layer<S> for RateLimit {
             ));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quiet_shows_errors_and_each_v_shows_more() {
+        let levels: Vec<&str> = [-1, 0, 1, 2, 3, 7].into_iter().map(super::level).collect();
+        assert_eq!(levels, ["error", "warn", "info", "debug", "trace", "trace"]);
     }
 }
