@@ -1,37 +1,29 @@
-//! Runs the built `aleph` binary the way a user would.
+//! Runs the built `aleph` binary the way a user would: help, version and
+//! usage errors.
 
-use std::process::{Command, Output};
+mod support;
 
-fn aleph(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aleph"))
-        .args(args)
-        .output()
-        .expect("the aleph binary runs")
-}
+use support::{run_aleph, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[test]
-fn help_prints_usage_and_exits_zero() {
-    let out = aleph(&["--help"]);
+#[tokio::test]
+async fn help_prints_usage_and_exits_zero() {
+    let out = run_aleph(&["--help"], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Usage"), "stdout: {stdout}");
     assert!(stdout.contains("WebSocket"), "stdout: {stdout}");
 }
 
-#[test]
-fn no_arguments_prints_help_and_exits_zero() {
-    let out = aleph(&[]);
+#[tokio::test]
+async fn no_arguments_prints_help_and_exits_zero() {
+    let out = run_aleph(&[], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     assert!(text(&out.stdout).contains("Usage"));
 }
 
-#[test]
-fn version_prints_the_crate_version() {
-    let out = aleph(&["--version"]);
+#[tokio::test]
+async fn version_prints_the_crate_version() {
+    let out = run_aleph(&["--version"], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     assert_eq!(
         text(&out.stdout).trim(),
@@ -39,9 +31,9 @@ fn version_prints_the_crate_version() {
     );
 }
 
-#[test]
-fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
-    let out = aleph(&["--help"]);
+#[tokio::test]
+async fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
+    let out = run_aleph(&["--help"], b"").await;
     let help = text(&out.stdout);
     for expected in [
         "HTTP, WebSocket and DNS are coming",
@@ -58,10 +50,10 @@ fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
     }
 }
 
-#[test]
-fn every_subcommand_help_shows_an_example() {
+#[tokio::test]
+async fn every_subcommand_help_shows_an_example() {
     for sub in ["demo", "tcp", "udp"] {
-        let out = aleph(&[sub, "--help"]);
+        let out = run_aleph(&[sub, "--help"], b"").await;
         assert!(out.status.success());
         let help = text(&out.stdout);
         let examples = help
@@ -75,17 +67,17 @@ fn every_subcommand_help_shows_an_example() {
     }
 }
 
-#[test]
-fn unknown_flag_fails_and_names_the_flag() {
-    let out = aleph(&["--no-such-flag"]);
+#[tokio::test]
+async fn unknown_flag_fails_and_names_the_flag() {
+    let out = run_aleph(&["--no-such-flag"], b"").await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--no-such-flag"), "stderr: {stderr}");
 }
 
-#[test]
-fn a_missing_argument_is_named_with_clap_s_full_message() {
-    let out = aleph(&["tcp"]);
+#[tokio::test]
+async fn a_missing_argument_is_named_with_clap_s_full_message() {
+    let out = run_aleph(&["tcp"], b"").await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -96,17 +88,17 @@ fn a_missing_argument_is_named_with_clap_s_full_message() {
     );
 }
 
-#[test]
-fn a_mistyped_subcommand_gets_clap_s_suggestion() {
-    let out = aleph(&["tcpp", "127.0.0.1:9"]);
+#[tokio::test]
+async fn a_mistyped_subcommand_gets_clap_s_suggestion() {
+    let out = run_aleph(&["tcpp", "127.0.0.1:9"], b"").await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("'tcp'"), "stderr: {stderr}");
 }
 
-#[test]
-fn a_value_that_looks_like_a_flag_gets_clap_s_tip() {
-    let out = aleph(&["tcp", "-x"]);
+#[tokio::test]
+async fn a_value_that_looks_like_a_flag_gets_clap_s_tip() {
+    let out = run_aleph(&["tcp", "-x"], b"").await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("'-- -x'"), "stderr: {stderr}");
