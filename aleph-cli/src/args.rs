@@ -120,9 +120,13 @@ pub fn positive_seconds(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// A duration as people write it: `5s`, `1.5s`, `250ms`.
+/// A duration as people write it: `5s`, `1.5s`, `250ms`, `0s`.
 pub fn show(duration: Duration) -> String {
-    format!("{duration:?}")
+    if duration.is_zero() {
+        "0s".to_owned()
+    } else {
+        format!("{duration:?}")
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +176,7 @@ mod tests {
         }
         assert!(positive_seconds("0").is_err());
         assert_eq!(show(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(show(Duration::ZERO), "0s");
     }
 
     #[test]
