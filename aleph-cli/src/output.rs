@@ -51,7 +51,7 @@ pub fn reader_gone(err: &io::Error) -> bool {
 /// An error and its causes on one line: "what failed: why: why deeper". A
 /// cause the line already says is not repeated (library messages still
 /// repeat their causes' text; a refused connect says "refused" itself).
-fn chain(err: &(dyn Error + 'static)) -> String {
+pub fn chain(err: &(dyn Error + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -74,15 +74,18 @@ pub async fn run(args: UdpArgs) -> Result<ExitCode, Box<dyn Error>> {
             if len > MAX_DATAGRAM {
                 all_sent = false;
                 output::note(&format!(
-                    "line {number} ({len} bytes) is longer than a UDP datagram can be \
-                     ({MAX_DATAGRAM} bytes): not sent"
+                    "line {number} ({len} bytes) not sent: longer than a UDP datagram can be \
+                     ({MAX_DATAGRAM} bytes)"
                 ));
                 continue;
             }
             let message = Bytes::copy_from_slice(&line);
             if let Err(err) = udp::send(&socket, Packet::new(peer, message)).await {
                 all_sent = false;
-                output::note(&format!("line {number} ({len} bytes) to {peer}: {err}"));
+                output::note(&format!(
+                    "line {number} ({len} bytes) not sent: {}",
+                    output::chain(&err)
+                ));
             }
         }
         tokio::time::sleep(args.wait).await;

@@ -77,23 +77,36 @@ async fn a_python_client_gets_the_demo_udp_echo() {
 }
 
 #[tokio::test]
-async fn an_oversized_line_is_reported_and_the_next_lines_still_go() {
+async fn lines_too_long_for_a_datagram_are_reported_and_the_next_lines_still_go() {
     let demo = Demo::start(&[]).await;
     let target = demo.udp.to_string();
+    // Longer than any datagram (refused before sending), then longer than an
+    // IPv4 datagram (refused by the system), then a line that goes.
     let mut input = vec![b'x'; 70_000];
+    input.push(b'\n');
+    input.extend(std::iter::repeat_n(b'y', 65_510));
     input.extend_from_slice(b"\nafter\n");
     let out = converse(&["udp", &target, "--wait", "0", "--lines"], &input, |out| {
         out.ends_with(b"after\n")
     })
     .await;
-    assert_eq!(out.status.code(), Some(1), "a line was not sent");
-    let line = one_line(&out.stderr);
-    assert!(line.contains("line 1 (70000 bytes)"), "{line}");
-    assert!(line.contains("not sent"), "{line}");
+    assert_eq!(out.status.code(), Some(1), "lines were not sent");
     assert_eq!(
         text(&out.stdout),
         "after\n",
         "the next line went and came back"
+    );
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per line not sent: {stderr}");
+    assert!(
+        lines[0].starts_with("aleph: line 1 (70000 bytes) not sent: longer than"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("aleph: line 2 (65510 bytes) not sent: ")
+            && lines[1].contains("Message too long"),
+        "{stderr}"
     );
 }
 
