@@ -114,12 +114,13 @@ pub fn one_line(stderr: &[u8]) -> String {
     stderr.trim_end().to_owned()
 }
 
-/// Sends `signal` ("TERM", "INT") to process `pid` with the `kill` command.
+/// Sends `signal` ("TERM", "INT") to process `pid` with the shell's `kill`
+/// builtin (a `kill` program is not in every image).
 pub fn kill(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
+    let status = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {pid}")])
         .status()
-        .expect("kill runs");
+        .expect("sh runs");
     assert!(status.success(), "kill -{signal} {pid}: {status}");
 }
 
