@@ -202,3 +202,114 @@ async fn cacert_needs_tls_and_excludes_insecure() {
         assert!(text(&out.stderr).contains("Usage"), "{}", text(&out.stderr));
     }
 }
+
+/// A certificate authority called `ca_name` and a server certificate it
+/// issued for `name`.
+fn ca_and_server(ca_name: &str, name: &str) -> (String, Identity) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![name.to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let identity =
+        Identity::from_pem(leaf.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    (ca.pem(), identity)
+}
+
+#[tokio::test]
+async fn a_certificate_from_an_untrusted_authority_is_named_as_such() {
+    let (_, identity) = ca_and_server("the server's CA", "127.0.0.1");
+    let (other_ca, _) = ca_and_server("another CA", "127.0.0.1");
+    let dir = TempDir::new("cli-unknown-ca");
+    let pem = dir.write("other-ca.pem", other_ca);
+    let server = tls_echo(identity).await;
+    let target = format!("127.0.0.1:{}", server.port());
+    let out = run_aleph(
+        &["tcp", "--tls", "--cacert", pem.to_str().unwrap(), &target],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert_eq!(
+        line,
+        format!(
+            "aleph: TLS handshake with {target} failed: its certificate was issued by an \
+             authority that is not trusted here (UnknownIssuer); {HINT}"
+        )
+    );
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_a_trusted_authority_is_accepted() {
+    let (ca, identity) = ca_and_server("a CA", "127.0.0.1");
+    let dir = TempDir::new("cli-known-ca");
+    let pem = dir.write("ca.pem", ca);
+    let server = tls_echo(identity).await;
+    let target = format!("127.0.0.1:{}", server.port());
+    let out = run_aleph(
+        &["tcp", "--tls", "--cacert", pem.to_str().unwrap(), &target],
+        b"via a CA\n",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"via a CA\n");
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn a_certificate_signed_by_another_key_of_the_trusted_name_is_named_as_such() {
+    // A CA regenerated under the same name: the client finds the authority
+    // by name, and its key does not match the signature.
+    let (_, identity) = ca_and_server("the CA", "127.0.0.1");
+    let (regenerated, _) = ca_and_server("the CA", "127.0.0.1");
+    let dir = TempDir::new("cli-same-name-ca");
+    let pem = dir.write("ca.pem", regenerated);
+    let server = tls_echo(identity).await;
+    let target = format!("127.0.0.1:{}", server.port());
+    let out = run_aleph(
+        &["tcp", "--tls", "--cacert", pem.to_str().unwrap(), &target],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains(
+            "its certificate is signed with another key than the trusted authority of that \
+             name holds (BadSignature)"
+        ),
+        "{line}"
+    );
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn a_stale_cacert_for_a_regenerated_self_signed_server_says_self_signed() {
+    // As after a restart of `aleph demo --tls` with the last run's --cert-out.
+    let stale = Identity::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let fresh = Identity::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let dir = TempDir::new("cli-stale-cert");
+    let pem = dir.write("demo.pem", stale.certificate_pem());
+    let server = tls_echo(fresh).await;
+    let target = format!("127.0.0.1:{}", server.port());
+    let out = run_aleph(
+        &["tcp", "--tls", "--cacert", pem.to_str().unwrap(), &target],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains("its certificate is self-signed and not trusted here"),
+        "{line}"
+    );
+    within(server.close()).await;
+}

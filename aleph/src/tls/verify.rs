@@ -138,9 +138,11 @@ fn certificate(err: &CertificateError) -> String {
         ),
         CertificateError::NotValidYet => "its certificate is not valid yet".to_owned(),
         CertificateError::Revoked => "its certificate has been revoked".to_owned(),
-        CertificateError::BadSignature => {
-            "its certificate's signature does not verify (BadSignature)".to_owned()
-        }
+        // webpki finds the issuer by name; a bad signature means a trusted
+        // certificate has that name but not the key that signed this one.
+        CertificateError::BadSignature => "its certificate is signed with another key than the \
+            trusted authority of that name holds (BadSignature)"
+            .to_owned(),
         CertificateError::UnsupportedSignatureAlgorithm
         | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
         | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
