@@ -438,6 +438,24 @@ mod tests {
             },
         ));
         assert!(expired.contains("expired on 1970-01-01"), "{expired}");
+        let early = reason(&rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYetContext {
+                time: UnixTime::since_unix_epoch(std::time::Duration::ZERO),
+                not_before: UnixTime::since_unix_epoch(std::time::Duration::from_secs(951_782_400)),
+            },
+        ));
+        assert_eq!(
+            early,
+            "its certificate is not valid before 2000-02-29 00:00:00 UTC (it is now \
+             1970-01-01 00:00:00 UTC) (not yet valid)"
+        );
+        let unknown = reason(&rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert!(
+            unknown.contains("not trusted here (UnknownIssuer)"),
+            "{unknown}"
+        );
         let self_signed = reason(&rustls::Error::InvalidCertificate(CertificateError::Other(
             OtherError(Arc::new(SelfSigned)),
         )));
