@@ -147,7 +147,7 @@ async fn print_replies(
 ) -> io::Result<()> {
     let mut stdout = tokio::io::stdout();
     while let Some(packet) = socket.recv().await {
-        if from.is_some_and(|from| packet.addr() != Some(from)) {
+        if from.is_some_and(|from| !packet.addr().is_some_and(|addr| is_from(addr, from))) {
             tracing::debug!(peer = ?packet.addr(), "ignoring a datagram from another sender");
             continue;
         }
@@ -158,6 +158,14 @@ async fn print_replies(
         stdout.flush().await?;
     }
     Ok(())
+}
+
+/// Whether a datagram from `addr` is a reply from `peer`. Datagrams sent to
+/// 0.0.0.0 or :: reach this host, and come back from one of its loopback
+/// addresses.
+fn is_from(addr: SocketAddr, peer: SocketAddr) -> bool {
+    addr == peer
+        || (peer.ip().is_unspecified() && addr.ip().is_loopback() && addr.port() == peer.port())
 }
 
 /// Reads the next line of `input` into `line` without its `\n` (nor a `\r`
@@ -210,6 +218,17 @@ mod tests {
             out.push((len, line.clone()));
         }
         out
+    }
+
+    #[test]
+    fn replies_come_from_the_peer_or_from_loopback_for_an_unspecified_peer() {
+        let addr = |text: &str| text.parse::<SocketAddr>().unwrap();
+        assert!(is_from(addr("127.0.0.1:9"), addr("127.0.0.1:9")));
+        assert!(!is_from(addr("127.0.0.1:8"), addr("127.0.0.1:9")));
+        assert!(!is_from(addr("127.0.0.2:9"), addr("127.0.0.1:9")));
+        assert!(is_from(addr("127.0.0.1:9"), addr("0.0.0.0:9")));
+        assert!(is_from(addr("[::1]:9"), addr("[::]:9")));
+        assert!(!is_from(addr("192.0.2.1:9"), addr("0.0.0.0:9")));
     }
 
     #[tokio::test]
