@@ -38,6 +38,22 @@ async fn demo_whose_stdout_reader_left_still_serves_and_stops_cleanly_on_sigint(
 }
 
 #[tokio::test]
+async fn demo_whose_stdout_pipe_is_closed_from_the_start_serves_and_stops_cleanly() {
+    // Every line the demo prints meets a pipe nobody reads: EPIPE each time.
+    let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
+    drop(reader);
+    let stdout = Stdio::from(writer.into_blocking_fd().unwrap());
+    let mut demo = Demo::start_with(&["-v"], stdout).await;
+    let out = run(aleph(&["tcp", &demo.tcp.to_string()]), b"hello\n").await;
+    assert_eq!(out.stdout, b"hello\n");
+    demo.signal("INT");
+    assert_eq!(demo.exit().await.code(), Some(0), "{:#?}", demo.lines);
+    let stderr = demo.output(Out::Stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("SIGINT received"), "{stderr}");
+}
+
+#[tokio::test]
 async fn demo_with_stdout_at_dev_full_serves_and_logs_its_addresses() {
     let full = std::fs::OpenOptions::new()
         .write(true)
