@@ -40,10 +40,7 @@ async fn demo_whose_stdout_reader_left_still_serves_and_stops_cleanly_on_sigint(
 #[tokio::test]
 async fn demo_whose_stdout_pipe_is_closed_from_the_start_serves_and_stops_cleanly() {
     // Every line the demo prints meets a pipe nobody reads: EPIPE each time.
-    let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
-    drop(reader);
-    let stdout = Stdio::from(writer.into_blocking_fd().unwrap());
-    let mut demo = Demo::start_with(&["-v"], stdout).await;
+    let mut demo = Demo::start_with(&["-v"], closed_pipe()).await;
     let out = run(aleph(&["tcp", &demo.tcp.to_string()]), b"hello\n").await;
     assert_eq!(out.stdout, b"hello\n");
     demo.signal("INT");
@@ -120,6 +117,28 @@ async fn aleph_with_stderr_closed_still_exits_with_its_status() {
     // Help into a closed pipe.
     let out = bash("\"$ALEPH\" --help | true; echo \"status ${PIPESTATUS[0]}\"").await;
     assert_eq!(text(&out.stdout).trim(), "status 0");
+}
+
+/// A pipe whose reader is gone, as a standard stream: every write is EPIPE.
+fn closed_pipe() -> Stdio {
+    let (writer, reader) = tokio::net::unix::pipe::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer.into_blocking_fd().unwrap())
+}
+
+#[tokio::test]
+async fn failures_and_usage_errors_into_a_closed_stderr_pipe_keep_their_status() {
+    let port = support::peers::free_port();
+    let target = format!("127.0.0.1:{port}");
+    let mut refused = aleph(&["tcp", &target]);
+    refused.stderr(closed_pipe());
+    assert_eq!(run(refused, b"").await.status.code(), Some(1));
+    let mut usage = aleph(&["tcp"]);
+    usage.stderr(closed_pipe());
+    assert_eq!(run(usage, b"").await.status.code(), Some(2));
+    let mut help = aleph(&["--help"]);
+    help.stdout(closed_pipe());
+    assert_eq!(run(help, b"").await.status.code(), Some(0));
 }
 
 #[tokio::test]
