@@ -41,10 +41,17 @@ Exit status:
 #[command(name = "aleph", version, about = ABOUT, after_help = AFTER_HELP)]
 struct Cli {
     /// More log output on stderr: -v info, -vv debug, -vvv trace.
-    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    #[arg(
+        short,
+        long,
+        action = ArgAction::Count,
+        global = true,
+        conflicts_with = "quiet",
+        display_order = 100
+    )]
     verbose: u8,
     /// Less log output on stderr: errors only.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 100)]
     quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
