@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aleph::bytes::BytesMut;
@@ -68,22 +70,36 @@ pub async fn run(args: TcpArgs) -> Result<ExitCode, Box<dyn Error>> {
     let conn = tcp::client(options).await?;
     let (inbound, outbound) = conn.into_parts();
 
-    let upload = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = BytesMut::with_capacity(16 * 1024);
-        loop {
-            buf.reserve(16 * 1024);
-            match stdin.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if outbound.send(buf.split().freeze()).await.is_err() {
-                        return;
+    // Set before the sending side closes, so it is seen once the peer has
+    // answered that close.
+    let stdin_failed = Arc::new(AtomicBool::new(false));
+    let upload = tokio::spawn({
+        let stdin_failed = stdin_failed.clone();
+        async move {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = BytesMut::with_capacity(16 * 1024);
+            loop {
+                buf.reserve(16 * 1024);
+                match stdin.read_buf(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        if outbound.send(buf.split().freeze()).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Unreadable stdin ends the upload as its end does, told at once.
+                    Err(err) => {
+                        output::note(&format!(
+                            "cannot read stdin: {err}; the sending side is closed"
+                        ));
+                        stdin_failed.store(true, Ordering::SeqCst);
+                        break;
                     }
                 }
             }
+            // The end of stdin: half-close, and keep printing what comes back.
+            outbound.close();
         }
-        // The end of stdin: half-close, and keep printing what comes back.
-        outbound.close();
     });
 
     let mut stdout = tokio::io::stdout();
@@ -108,6 +124,8 @@ pub async fn run(args: TcpArgs) -> Result<ExitCode, Box<dyn Error>> {
     upload.abort();
     match inbound.error() {
         Some(error) => Err(error.into()),
+        // Already told on stderr.
+        None if stdin_failed.load(Ordering::SeqCst) => Ok(ExitCode::FAILURE),
         None => Ok(ExitCode::SUCCESS),
     }
 }

@@ -271,3 +271,17 @@ async fn aleph_demo_on_a_port_in_use_fails_with_one_line_saying_why() {
         "the reason is given: {stderr:?}"
     );
 }
+
+#[tokio::test]
+async fn aleph_tcp_with_unreadable_stdin_says_so_closes_its_side_and_exits_1() {
+    let demo = Demo::start(&[]).await;
+    let mut command = support::aleph(&["tcp", &demo.tcp.to_string()]);
+    // A directory opens, but reading it fails (EISDIR).
+    command.stdin(std::fs::File::open("/").unwrap());
+    let out = support::run(command, b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = support::one_line(&out.stderr);
+    assert!(line.starts_with("aleph: cannot read stdin: "), "{line}");
+    assert!(line.ends_with("the sending side is closed"), "{line}");
+    assert!(out.stdout.is_empty());
+}
