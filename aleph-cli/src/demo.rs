@@ -74,13 +74,6 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
     .await
     .map_err(|e| wrap("tcp echo", e))?;
     let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
-    tracing::info!("{scheme} echo listening on {addr}");
-    // The demo's output is for whoever started it; if they stopped reading
-    // (`aleph demo | head -1`), the servers go on serving.
-    say(&format!("{scheme} echo listening on {addr}"));
-    if let Some((_, fingerprint)) = &tls {
-        say(&format!("certificate SHA-256 fingerprint {fingerprint}"));
-    }
     let udp_echo = udp::socket(UdpOptions {
         port: Some(args.udp_port),
         host: args.host,
@@ -91,6 +84,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
     // Each packet carries its sender, so sending it back is an echo.
     stream::connect(udp_echo.clone(), udp_echo.clone(), Connect::default());
     let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
+
+    // The demo's output is for whoever started it; if they stopped reading
+    // (`aleph demo | head -1`), the servers go on serving.
+    tracing::info!("{scheme} echo listening on {addr}");
+    say(&format!("{scheme} echo listening on {addr}"));
+    if let Some((_, fingerprint)) = &tls {
+        say(&format!("certificate SHA-256 fingerprint {fingerprint}"));
+    }
     tracing::info!("udp echo listening on {udp_addr}");
     say(&format!("udp echo listening on {udp_addr}"));
     say("press Ctrl-C (or send SIGTERM) to stop");

@@ -285,3 +285,15 @@ async fn aleph_tcp_with_unreadable_stdin_says_so_closes_its_side_and_exits_1() {
     assert!(line.ends_with("the sending side is closed"), "{line}");
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn aleph_demo_on_a_udp_port_in_use_fails_before_printing_any_address() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run_aleph(&["demo", "--tcp-port", "0", "--udp-port", &port], b"").await;
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
+    let line = support::one_line(&out.stderr);
+    assert!(line.starts_with("aleph: udp echo: "), "{line}");
+    assert!(line.contains(&port) && line.contains("in use"), "{line}");
+    assert!(out.stdout.is_empty(), "{:?}", text(&out.stdout));
+}
