@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use aleph::tls::ServerTls;
 use aleph::udp::{self, UdpOptions};
@@ -36,7 +36,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let scheme = if tls.is_some() { "tls" } else { "tcp" };
     let echo = tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             port: args.tcp_port,
@@ -57,7 +57,11 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     .await
     .map_err(|e| format!("udp echo: {}", crate::chain(&e)))?;
     // Each packet carries its sender, so sending it back is an echo.
-    stream::connect(udp_echo.clone(), udp_echo.clone(), Connect::default());
+    stream::connect(
+        udp_echo.clone(),
+        udp_echo.clone(),
+        ConnectOptions::default(),
+    );
     let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
     println!("udp echo listening on {udp_addr}");
     println!("press Ctrl-C to stop");

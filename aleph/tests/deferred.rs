@@ -389,3 +389,41 @@ fn deferred_is_send_sync_and_unpin() {
     assert::<Deferred<u32>>();
     assert::<Deferred<Arc<Mutex<Vec<u8>>>>>();
 }
+
+#[test]
+fn a_hundred_thousand_chained_deferreds_realize_without_overflowing_the_stack() {
+    const CHAIN: usize = 100_000;
+    let chain: Vec<Deferred<usize>> = (0..CHAIN).map(|_| Deferred::new()).collect();
+    for pair in chain.windows(2) {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |outcome: &aleph::Result<usize>| {
+            next.success(outcome.as_ref().copied().unwrap_or(0) + 1);
+        });
+    }
+    assert!(chain[0].success(0));
+    assert!(chain.iter().all(Deferred::is_realized));
+    let seen = Arc::new(Mutex::new(None));
+    let sink = seen.clone();
+    chain[CHAIN - 1]
+        .on_realized(move |outcome| *sink.lock().unwrap() = outcome.as_ref().ok().copied());
+    assert_eq!(*seen.lock().unwrap(), Some(CHAIN - 1));
+}
+
+#[test]
+fn a_deferred_realized_inside_a_callback_runs_its_callbacks_once_that_callback_returns() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (outer, inner) = (Deferred::<u8>::new(), Deferred::<u8>::new());
+    let log = order.clone();
+    inner.on_realized(move |_| log.lock().unwrap().push("inner callback"));
+    let log = order.clone();
+    let nested = inner.clone();
+    outer.on_realized(move |_| {
+        nested.success(1);
+        log.lock().unwrap().push("outer callback returns");
+    });
+    outer.success(0);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["outer callback returns", "inner callback"]
+    );
+}
