@@ -453,33 +453,42 @@ thread_local! {
 /// nested calls (Manifold does the same). Returns the first panic of the jobs
 /// run here.
 fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
-    let queued = TRAMPOLINE.with(|t| {
+    let mut pending = Some(job);
+    let runs_here = TRAMPOLINE.try_with(|t| {
         let mut t = t.borrow_mut();
         if t.running {
-            t.queue.push_back(job);
-            None
+            t.queue.extend(pending.take());
+            false
         } else {
             t.running = true;
-            Some(job)
+            true
         }
     });
-    let mut job = queued?;
+    let mut job = match (runs_here, pending.take()) {
+        (Ok(true), Some(job)) => job,
+        // This thread's locals are being torn down: run it here and now.
+        (Err(_), Some(job)) => return job(),
+        _ => return None,
+    };
+    // Leaves the trampoline usable even if a job unwinds (jobs catch the
+    // panics of callbacks, so only a bug here could): whatever is queued then
+    // runs with the next deferred realized on this thread.
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = TRAMPOLINE.try_with(|t| t.borrow_mut().running = false);
+        }
+    }
+    let _stop = Stop;
     let mut first_panic = None;
     loop {
         if let Some(payload) = job() {
             first_panic.get_or_insert(payload);
         }
-        let next = TRAMPOLINE.with(|t| {
-            let mut t = t.borrow_mut();
-            let next = t.queue.pop_front();
-            if next.is_none() {
-                t.running = false;
-            }
-            next
-        });
+        let next = TRAMPOLINE.try_with(|t| t.borrow_mut().queue.pop_front());
         match next {
-            Some(next) => job = next,
-            None => return first_panic,
+            Ok(Some(next)) => job = next,
+            _ => return first_panic,
         }
     }
 }

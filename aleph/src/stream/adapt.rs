@@ -43,7 +43,7 @@ where
     let closed = sink.closed();
     let mut closed = std::pin::pin!(closed);
     loop {
-        let value = match next_or_closed(source, &mut closed).await {
+        let value = match next_or_closed(source, sink, &mut closed).await {
             Next::Value(value) => value,
             Next::Ended => return Forwarded::Drained,
             Next::SinkClosed => {
@@ -349,6 +349,11 @@ impl<T: Send + 'static> From<tokio::sync::mpsc::Sender<T>> for Sender<T> {
 /// Moves everything from `source` into a new tokio mpsc channel of `capacity`,
 /// for code that wants tokio's receiver.
 ///
+/// Of an aleph source only the receiving half is kept (the drop rule holds
+/// through it); when the tokio receiver is dropped, the source is closed. A
+/// tokio receiver cannot say why a stream ended: an error the source ended
+/// with is logged, and the receiver just sees the end.
+///
 /// # Panics
 ///
 /// Outside a tokio runtime, or if `capacity` is 0 (as `tokio::sync::mpsc::channel`).
@@ -382,7 +387,13 @@ where
             };
             match next {
                 None => break,
-                Some(None) => return,
+                Some(None) => {
+                    // A tokio receiver cannot carry the error: say it here.
+                    if let Some(error) = source.end_error() {
+                        tracing::warn!(%error, "the source of into_mpsc ended with an error");
+                    }
+                    return;
+                }
                 Some(Some(value)) => {
                     if tx.send(value).await.is_err() {
                         break;

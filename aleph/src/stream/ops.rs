@@ -86,11 +86,11 @@ where
         let mut deadline: Option<Option<Instant>> = None;
         loop {
             let next = match deadline {
-                None => next_or_closed(&mut source, &mut closed).await,
+                None => next_or_closed(&mut source, &tx, &mut closed).await,
                 Some(at) => {
                     tokio::select! {
                         biased;
-                        next = next_or_closed(&mut source, &mut closed) => next,
+                        next = next_or_closed(&mut source, &tx, &mut closed) => next,
                         () = sleep_until(at) => {
                             deadline = None;
                             if tx.send(std::mem::take(&mut pending)).await.is_err() {
@@ -165,7 +165,7 @@ where
         let mut closed = pin!(closed);
         let mut next_at = Some(Instant::now());
         loop {
-            let value = match next_or_closed(&mut source, &mut closed).await {
+            let value = match next_or_closed(&mut source, &tx, &mut closed).await {
                 Next::Value(value) => value,
                 Next::Ended => return source.end_error(),
                 Next::SinkClosed => {
@@ -273,15 +273,14 @@ where
                 }
             }
             let now = Instant::now();
-            tick = tick.and_then(|at| later(at, period)).map(|at| {
+            // Missed ticks are skipped: the next one is then a period from now.
+            tick = tick.and_then(|at| later(at, period)).and_then(|at| {
                 if at <= now {
-                    // Missed ticks are skipped: the next one is a period from now.
-                    now + period
+                    later(now, period)
                 } else {
-                    at
+                    Some(at)
                 }
             });
-            // `now + period` above cannot overflow where `at + period` did not.
         }
     })
 }
@@ -343,12 +342,12 @@ where
         let closed = tx.closed();
         let mut closed = pin!(closed);
         loop {
-            let left = match next_or_closed(&mut a, &mut closed).await {
+            let left = match next_or_closed(&mut a, &tx, &mut closed).await {
                 Next::Value(value) => value,
                 Next::Ended => return a.end_error(),
                 Next::SinkClosed => break,
             };
-            let right = match next_or_closed(&mut b, &mut closed).await {
+            let right = match next_or_closed(&mut b, &tx, &mut closed).await {
                 Next::Value(value) => value,
                 Next::Ended => return b.end_error(),
                 Next::SinkClosed => break,
@@ -393,7 +392,7 @@ where
         let closed = tx.closed();
         let mut closed = pin!(closed);
         loop {
-            let values = match next_or_closed(&mut source, &mut closed).await {
+            let values = match next_or_closed(&mut source, &tx, &mut closed).await {
                 Next::Value(values) => values,
                 Next::Ended => return source.end_error(),
                 Next::SinkClosed => break,

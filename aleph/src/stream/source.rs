@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::{Channel, Duplex, EventFuture, Receiver};
+use super::{Channel, Duplex, EventFuture, Receiver, Sender};
 use crate::{Error, ErrorKind};
 
 /// A source a link or operator reads.
@@ -187,23 +187,32 @@ pub(crate) enum Next<T> {
     SinkClosed,
 }
 
-/// The next value of `source`, unless `sink_closed` completes first. The sink
-/// is looked at before the source, so a closed sink takes nothing.
+/// The next value of `source`, unless `sink` is closed. The sink is looked
+/// at before the source, so a sink already closed takes nothing; its
+/// `closed` event (`sink_closed`) is polled only when the source has nothing,
+/// to wake this task when the sink closes meanwhile.
 pub(crate) async fn next_or_closed<Src, T>(
     source: &mut Src,
+    sink: &Sender<T>,
     sink_closed: &mut Pin<&mut EventFuture<'_, T>>,
 ) -> Next<Src::Item>
 where
     Src: Source + ?Sized,
 {
     std::future::poll_fn(|cx| {
-        if sink_closed.as_mut().poll(cx).is_ready() {
+        if sink.is_closed() {
             return Poll::Ready(Next::SinkClosed);
         }
-        source.poll_recv(cx).map(|next| match next {
-            Some(value) => Next::Value(value),
-            None => Next::Ended,
-        })
+        if let Poll::Ready(next) = source.poll_recv(cx) {
+            return Poll::Ready(match next {
+                Some(value) => Next::Value(value),
+                None => Next::Ended,
+            });
+        }
+        match sink_closed.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Next::SinkClosed),
+            Poll::Pending => Poll::Pending,
+        }
     })
     .await
 }
