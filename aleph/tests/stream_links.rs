@@ -418,3 +418,14 @@ async fn periodically_after_waits_its_initial_delay_then_ticks_every_period() {
     assert_eq!(within(ticks.recv()).await, Some(2));
     assert!(start.elapsed() >= first + Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn a_link_whose_sink_fails_ends_with_the_sinks_error() {
+    let src = Channel::<u8>::buffered(4);
+    let dst = Channel::<u8>::buffered(4);
+    let link = stream::connect(src.clone(), dst.clone(), upstream());
+    dst.close_with_error(aleph::Error::other("connection reset"));
+    let error = within(link).await.unwrap_err();
+    assert_eq!(error.to_string(), "connection reset");
+    within(src.closed()).await;
+}

@@ -144,9 +144,11 @@ impl Default for ConnectOptions {
 
 /// A running [`connect`]: a future of how it ended.
 ///
-/// `Ok(())` once the source drained (or the sink closed with nothing lost);
-/// an error if the source ended with one, a message timed out, or the sink
-/// closed while a message was in hand. Dropping the `Link` does not stop it.
+/// `Ok(())` once the source drained (or the sink closed cleanly with nothing
+/// lost); an error if the source ended with one (a panic of a foreign source
+/// included), a message timed out, the sink closed with an error, or the
+/// sink closed while a message was in hand. Dropping the `Link` does not
+/// stop it.
 ///
 /// # Examples
 ///
@@ -278,6 +280,11 @@ where
                     }
                 }
                 error.map_or(Ok(()), Err)
+            }
+            // A sink that failed (a foreign sink's error, a connection reset)
+            // is the link's error too.
+            adapt::Forwarded::SinkClosed { .. } if sink.error().is_some() => {
+                sink.error().map_or(Ok(()), Err)
             }
             adapt::Forwarded::SinkClosed { lost: false } => Ok(()),
             adapt::Forwarded::SinkClosed { lost: true } => Err(Error::new(
