@@ -427,3 +427,32 @@ fn a_deferred_realized_inside_a_callback_runs_its_callbacks_once_that_callback_r
         ["outer callback returns", "inner callback"]
     );
 }
+
+#[test]
+fn a_panic_in_a_chained_callback_does_not_stop_the_chain_and_surfaces_from_the_head() {
+    let chain: Vec<Deferred<u32>> = (0..4).map(|_| Deferred::new()).collect();
+    for (i, pair) in chain.windows(2).enumerate() {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |_| {
+            next.success(1);
+            if i == 1 {
+                panic!("link {i} panics");
+            }
+        });
+    }
+    let head = chain[0].clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || head.success(0)));
+    assert!(
+        outcome.is_err(),
+        "the panic comes out of the outermost success"
+    );
+    assert!(chain.iter().all(Deferred::is_realized), "the chain went on");
+    // The trampoline is usable afterwards on this thread.
+    let (a, b) = (Deferred::<u32>::new(), Deferred::<u32>::new());
+    let next = b.clone();
+    a.on_realized(move |_| {
+        next.success(2);
+    });
+    a.success(1);
+    assert!(b.is_realized());
+}

@@ -167,3 +167,42 @@ async fn a_dropped_publish_keeps_what_was_delivered_and_delivers_nothing_more() 
     assert_eq!(slow.try_recv(), Ok(1));
     assert!(slow.try_recv().is_err(), "never delivered once dropped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_reach_every_subscriber_in_each_publishers_order() {
+    let bus: Bus<&str, (u32, u32)> = Bus::with_capacity(4);
+    let subscribers: Vec<_> = (0..3).map(|_| bus.subscribe("t")).collect();
+    let publishers: Vec<_> = (0..4)
+        .map(|p| {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    assert_eq!(bus.publish("t", (p, i)).await, 3);
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = subscribers
+        .into_iter()
+        .map(|rx| {
+            tokio::spawn(async move {
+                let mut last = [None::<u32>; 4];
+                for _ in 0..400 {
+                    let (p, i) = rx.recv().await.expect("400 messages");
+                    let slot = &mut last[p as usize];
+                    assert!(
+                        slot.is_none_or(|prev| prev < i),
+                        "publisher {p} out of order"
+                    );
+                    *slot = Some(i);
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        within(publisher).await.unwrap();
+    }
+    for reader in readers {
+        within(reader).await.unwrap();
+    }
+}

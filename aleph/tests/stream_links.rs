@@ -429,3 +429,134 @@ async fn a_link_whose_sink_fails_ends_with_the_sinks_error() {
     assert_eq!(error.to_string(), "connection reset");
     within(src.closed()).await;
 }
+
+// ---- edges ------------------------------------------------------------------
+
+/// Yields its values, then ends, and panics when dropped.
+struct EndsThenPanicsOnDrop(Vec<u8>);
+
+impl futures::Stream for EndsThenPanicsOnDrop {
+    type Item = u8;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<u8>> {
+        Poll::Ready(self.0.pop())
+    }
+}
+
+impl Drop for EndsThenPanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped after its end");
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_ended_then_panics_on_drop_still_ends_the_sink_cleanly() {
+    let dst = Channel::buffered(4);
+    let link = stream::connect(EndsThenPanicsOnDrop(vec![2, 1]), dst.clone(), upstream());
+    assert_eq!(within(dst.recv()).await, Some(1));
+    assert_eq!(within(dst.recv()).await, Some(2));
+    assert_eq!(within(dst.recv()).await, None);
+    assert!(
+        dst.error().is_none(),
+        "it said it ended before its drop panicked"
+    );
+    assert!(within(link).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn periodically_with_a_zero_period_ticks_without_panicking() {
+    let mut n = 0;
+    let ticks = stream::periodically(Duration::ZERO, move || {
+        n += 1;
+        n
+    });
+    for expected in 1..=3 {
+        assert_eq!(within(ticks.recv()).await, Some(expected));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttle_with_a_rate_that_is_not_positive_passes_values_on_at_once() {
+    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let start = tokio::time::Instant::now();
+        let all: Vec<i32> = within(stream::throttle(stream::from_iter(0..3), rate).collect()).await;
+        assert_eq!(all, [0, 1, 2], "rate {rate}");
+        assert_eq!(start.elapsed(), Duration::ZERO, "rate {rate}");
+    }
+}
+
+#[tokio::test]
+async fn a_channel_sink_dropped_holding_a_value_delivers_it_when_there_is_room() {
+    let (tx, rx) = Channel::buffered(1).split();
+    let mut sink = tx.sink();
+    drop(tx);
+    sink.feed(1u8).await.unwrap();
+    sink.feed(2u8).await.unwrap(); // held: no room
+    assert_eq!(rx.try_recv(), Ok(1)); // room now
+    drop(sink);
+    assert_eq!(within(rx.recv()).await, Some(2));
+    assert_eq!(within(rx.recv()).await, None);
+    assert!(rx.error().is_none());
+}
+
+#[tokio::test]
+async fn a_duplex_io_write_waiting_for_room_fails_when_the_peer_closes() {
+    let (tx, rx) = Channel::<Bytes>::buffered(1).split();
+    let inbound = Channel::<Bytes>::buffered(1);
+    let mut io = Duplex::from_parts(inbound.receiver(), tx).into_io();
+    io.write_all(b"fills it").await.unwrap();
+    let writer = tokio::spawn(async move { io.write_all(b"waits").await });
+    settle().await;
+    rx.close();
+    let error = within(writer).await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+    assert_eq!(rx.try_recv().unwrap(), "fills it");
+    assert!(rx.try_recv().is_err(), "the waiting write put nothing in");
+}
+
+#[tokio::test]
+async fn a_link_with_a_panicking_source_and_downstream_off_leaves_the_sink_open() {
+    let dst = Channel::buffered(4);
+    let source = futures::stream::iter(0..5).map(panics_at_two);
+    let link = stream::connect(
+        source,
+        dst.clone(),
+        ConnectOptions {
+            downstream: false,
+            ..ConnectOptions::default()
+        },
+    );
+    assert!(within(link).await.unwrap_err().is_panic());
+    assert!(!dst.is_closed(), "downstream: false never closes the sink");
+    assert_eq!(dst.try_recv(), Ok(0));
+    assert_eq!(dst.try_recv(), Ok(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_chained_end_with_the_first_error_and_close_upstream_when_dropped() {
+    let src = Channel::<u32>::buffered(4);
+    let out = stream::flatten(stream::batch(
+        stream::buffer(src.clone(), 2),
+        3,
+        Duration::from_secs(3600),
+    ));
+    for v in 0..5 {
+        src.send(v).await.unwrap();
+    }
+    src.close_with_error(aleph::Error::other("cut"));
+    let mut got = Vec::new();
+    while let Some(v) = within(out.recv()).await {
+        got.push(v);
+    }
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    assert_eq!(out.error().unwrap().to_string(), "cut");
+
+    let src = Channel::<u32>::buffered(4);
+    let out = stream::flatten(stream::batch(
+        stream::buffer(src.clone(), 2),
+        3,
+        Duration::from_secs(3600),
+    ));
+    drop(out);
+    within(src.closed()).await;
+}
