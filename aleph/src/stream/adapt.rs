@@ -126,9 +126,10 @@ where
 
 /// A source fed by `iter`, one value at a time as the consumer takes them.
 ///
-/// Values are pulled from the iterator only when the channel (capacity
-/// 16) has room, so an infinite iterator is fine. The iterator
-/// runs on a runtime thread: it must not block.
+/// Values are pulled from the iterator only when the channel (capacity 16)
+/// has room, so an infinite iterator is fine. The iterator runs on a runtime
+/// thread: it must not block. If it panics, the source ends with an error of
+/// kind [`Panic`](crate::ErrorKind::Panic) after the values it gave before.
 ///
 /// # Panics
 ///
@@ -144,6 +145,11 @@ where
 /// let naturals = stream::from_iter(0u64..);
 /// assert_eq!(naturals.recv().await, Some(0));
 /// assert_eq!(naturals.recv().await, Some(1));
+///
+/// let broken = stream::from_iter((0..3).map(|i| if i == 1 { panic!("bad input") } else { i }));
+/// assert_eq!(broken.recv().await, Some(0));
+/// assert_eq!(broken.recv().await, None);
+/// assert!(broken.error().unwrap().is_panic()); // never a clean end
 /// # }
 /// ```
 pub fn from_iter<I>(iter: I) -> Receiver<I::Item>
@@ -169,10 +175,11 @@ where
 
 /// A source fed by any [`futures::Stream`](futures_core::Stream).
 ///
-/// The stream is polled only when the channel (capacity 16)
-/// has room. If the consumer goes away (every receiving handle dropped or the
-/// channel closed) the stream is dropped. An aleph handle is returned as it is,
-/// without a task in between.
+/// The stream is polled only when the channel (capacity 16) has room. If the
+/// consumer goes away (every receiving handle dropped or the channel closed)
+/// the stream is dropped. If polling it panics, the source ends with an error
+/// of kind [`Panic`](crate::ErrorKind::Panic). An aleph handle is returned as
+/// it is, without a task in between (of a `Duplex<T, T>`: its receiving half).
 ///
 /// # Panics
 ///

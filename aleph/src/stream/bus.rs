@@ -285,7 +285,16 @@ impl<K: Hash + Eq, T> Bus<K, T> {
                 Err(TrySendError::Closed(_)) => ended = true,
             }
         }
-        for sent in join_all(waiting).await {
+        let sent = match waiting.len() {
+            0 => Vec::new(),
+            // The common case of one slow subscriber needs no join.
+            1 => match waiting.pop() {
+                Some(send) => vec![send.await],
+                None => Vec::new(),
+            },
+            _ => join_all(waiting).await,
+        };
+        for sent in sent {
             match sent {
                 Ok(()) => accepted += 1,
                 Err(_) => ended = true,
