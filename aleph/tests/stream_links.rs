@@ -560,3 +560,28 @@ async fn operators_chained_end_with_the_first_error_and_close_upstream_when_drop
     drop(out);
     within(src.closed()).await;
 }
+
+#[test]
+fn a_link_stopped_by_runtime_shutdown_never_ends_its_sink_cleanly() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tx, rx) = Channel::<u8>::buffered(1).split();
+    let out = runtime.block_on(async {
+        stream::connect(
+            futures::stream::pending::<u8>(),
+            tx,
+            ConnectOptions::default(),
+        );
+        stream::from_stream(futures::stream::pending::<u8>())
+    });
+    drop(runtime);
+    assert!(rx.is_closed());
+    assert!(rx.error().is_some(), "a link cut short is not a clean end");
+    assert!(out.is_closed());
+    assert!(
+        out.error().is_some(),
+        "a bridge cut short is not a clean end"
+    );
+}

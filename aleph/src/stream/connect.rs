@@ -199,6 +199,22 @@ impl std::fmt::Debug for Link {
     }
 }
 
+/// Closes the sink with an error if dropped while still holding it.
+struct Stopped<T> {
+    sink: Option<Sender<T>>,
+}
+
+impl<T> Drop for Stopped<T> {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            sink.close_with_error(Error::new(
+                ErrorKind::Closed,
+                "the stream link was stopped before its source ended",
+            ));
+        }
+    }
+}
+
 /// Moves every value from `source` into `sink`, with backpressure, until the
 /// source drains or the sink closes. Manifold's `connect`.
 ///
@@ -257,10 +273,17 @@ where
         });
     }
     let mut source = source::into_source(source);
+    // A link stopped before its source ended (its runtime shut down, even
+    // before the task first ran) must not look like a clean end downstream.
+    let mut stopped = Stopped {
+        sink: options.downstream.then(|| sink.clone()),
+    };
     let task = tokio::spawn(async move {
         let name = options.label.as_deref().unwrap_or("stream link");
         let work = adapt::forward(&mut source, &sink, options.timeout, options.upstream);
-        let ended = match AssertUnwindSafe(work).catch_unwind().await {
+        let ended = AssertUnwindSafe(work).catch_unwind().await;
+        stopped.sink = None;
+        let ended = match ended {
             Ok(ended) => ended,
             Err(payload) => {
                 // Only a panic outside the source (which `Source` contains)
