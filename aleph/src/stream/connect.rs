@@ -204,6 +204,12 @@ struct Stopped<T> {
     sink: Option<Sender<T>>,
 }
 
+impl<T> Stopped<T> {
+    fn disarm(&mut self) {
+        self.sink = None;
+    }
+}
+
 impl<T> Drop for Stopped<T> {
     fn drop(&mut self) {
         if let Some(sink) = &self.sink {
@@ -282,7 +288,7 @@ where
         let name = options.label.as_deref().unwrap_or("stream link");
         let work = adapt::forward(&mut source, &sink, options.timeout, options.upstream);
         let ended = AssertUnwindSafe(work).catch_unwind().await;
-        stopped.sink = None;
+        stopped.disarm();
         let ended = match ended {
             Ok(ended) => ended,
             Err(payload) => {
