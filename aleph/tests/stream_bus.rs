@@ -206,3 +206,18 @@ async fn concurrent_publishers_reach_every_subscriber_in_each_publishers_order()
         within(reader).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn topics_whose_subscriptions_all_ended_are_forgotten_without_a_publish() {
+    let bus: Bus<u32, u8> = Bus::new();
+    for topic in 0..1000 {
+        drop(bus.subscribe(topic));
+    }
+    let closed_by_hand = bus.subscribe(7);
+    closed_by_hand.close();
+    assert!(
+        bus.description().topics.is_empty(),
+        "nothing is kept for ended subscriptions: {}",
+        bus.description()
+    );
+}

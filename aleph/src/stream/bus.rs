@@ -118,7 +118,11 @@ impl<K: Hash + Eq, T> Bus<K, T> {
     /// assert_eq!(rx.recv().await, Some(101));
     /// # }
     /// ```
-    pub fn subscribe(&self, topic: K) -> Receiver<T> {
+    pub fn subscribe(&self, topic: K) -> Receiver<T>
+    where
+        K: Clone + Send + Sync + 'static,
+        T: Send + 'static,
+    {
         self.subscribe_with(topic, Channel::buffered(self.inner.capacity))
     }
 
@@ -148,22 +152,36 @@ impl<K: Hash + Eq, T> Bus<K, T> {
     /// assert_eq!(latest.description().dropped, 2);
     /// # }
     /// ```
-    pub fn subscribe_with(&self, topic: K, channel: Channel<T>) -> Receiver<T> {
+    pub fn subscribe_with(&self, topic: K, channel: Channel<T>) -> Receiver<T>
+    where
+        K: Clone + Send + Sync + 'static,
+        T: Send + 'static,
+    {
         let (tx, rx) = channel.split();
         let replaced = {
             let mut topics = self.inner.topics.lock();
-            let subscribers = topics.entry(topic).or_insert_with(|| Arc::from([]));
+            let subscribers = topics.entry(topic.clone()).or_insert_with(|| Arc::from([]));
             let live = subscribers
                 .iter()
                 .filter(|s| !s.is_closed())
                 .cloned()
-                .chain(std::iter::once(tx))
+                .chain(std::iter::once(tx.clone()))
                 .collect::<Arc<[_]>>();
             std::mem::replace(subscribers, live)
         };
         // Dropped outside the lock: dropping a sending handle may run a
         // channel's hooks, which may call back into the bus.
         drop(replaced);
+        // When the subscription ends, the bus forgets it (and the topic, if it
+        // was the last), so that topics nobody publishes on do not pile up.
+        // The hook runs outside every lock of the channel; the bus's own lock
+        // is never held while a subscription can close.
+        let bus = Arc::downgrade(&self.inner);
+        tx.on_closed(move || {
+            if let Some(inner) = bus.upgrade() {
+                Bus { inner }.forget_ended(&topic);
+            }
+        });
         rx
     }
 
