@@ -585,3 +585,17 @@ fn a_link_stopped_by_runtime_shutdown_never_ends_its_sink_cleanly() {
         "a bridge cut short is not a clean end"
     );
 }
+
+#[test]
+fn a_blocking_iter_ends_when_the_producer_drops_its_last_source_handle() {
+    let src = Channel::buffered(4);
+    let values = stream::into_blocking_iter(src.clone());
+    let (done, all) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(values.collect::<Vec<u8>>()));
+    src.try_send(1).unwrap();
+    drop(src);
+    let got = all
+        .recv_timeout(support::LIMIT)
+        .expect("the iterator ended");
+    assert_eq!(got, [1]);
+}

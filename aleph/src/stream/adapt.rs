@@ -2,7 +2,6 @@
 //! tokio's mpsc channels, iterators.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -418,6 +417,8 @@ where
 ///
 /// Each `next()` blocks the calling thread until a value arrives or the source
 /// ends. Use it from a plain thread or `spawn_blocking`, never from async code.
+/// Of an aleph source only the receiving half is kept, so the iterator ends
+/// once the last handle that can send into it is dropped.
 ///
 /// # Panics
 ///
@@ -430,32 +431,50 @@ where
 /// use aleph::stream::{self, Channel};
 ///
 /// let ch = Channel::buffered(4);
+/// let values = stream::into_blocking_iter(ch.clone());
 /// ch.try_send(1).unwrap();
 /// ch.try_send(2).unwrap();
-/// ch.close();
-/// let all: Vec<i32> = std::thread::spawn(move || stream::into_blocking_iter(ch).collect())
-///     .join()
-///     .unwrap();
+/// drop(ch); // the last handle that can send: the iterator ends after 1 and 2
+/// let all: Vec<i32> = std::thread::spawn(move || values.collect()).join().unwrap();
 /// assert_eq!(all, [1, 2]);
 /// ```
 pub fn into_blocking_iter<S>(source: S) -> BlockingIter<S>
 where
-    S: Stream + Unpin,
+    S: Stream + 'static,
 {
-    BlockingIter { source }
+    BlockingIter {
+        source: into_source(source),
+    }
 }
 
 /// The iterator of [`into_blocking_iter`].
-#[derive(Debug)]
-pub struct BlockingIter<S> {
-    source: S,
+///
+/// # Examples
+///
+/// ```
+/// use aleph::stream::{self, BlockingIter};
+///
+/// let iter: BlockingIter<_> = stream::into_blocking_iter(futures::stream::iter([1, 2]));
+/// assert_eq!(iter.collect::<Vec<_>>(), [1, 2]);
+/// ```
+pub struct BlockingIter<S: Stream> {
+    source: AnySource<S>,
 }
 
-impl<S: Stream + Unpin> Iterator for BlockingIter<S> {
+impl<S: Stream> Iterator for BlockingIter<S> {
     type Item = S::Item;
 
     fn next(&mut self) -> Option<S::Item> {
-        block_on(poll_fn(|cx| Pin::new(&mut self.source).poll_next(cx)))
+        block_on(source::next(&mut self.source))
+    }
+}
+
+impl<S: Stream> std::fmt::Debug for BlockingIter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            AnySource::Aleph(rx) => write!(f, "BlockingIter({rx:?})"),
+            AnySource::Foreign(_) => f.write_str("BlockingIter(stream)"),
+        }
     }
 }
 
