@@ -599,3 +599,28 @@ fn a_blocking_iter_ends_when_the_producer_drops_its_last_source_handle() {
         .expect("the iterator ended");
     assert_eq!(got, [1]);
 }
+
+#[tokio::test]
+async fn a_duplex_io_write_retried_with_other_bytes_sends_the_new_bytes() {
+    let (tx, rx) = Channel::<Bytes>::buffered(1).split();
+    let inbound = Channel::<Bytes>::buffered(1);
+    let mut io = Duplex::from_parts(inbound.receiver(), tx).into_io();
+    io.write_all(b"first").await.unwrap();
+    assert!(
+        futures::FutureExt::now_or_never(io.write(b"abandoned")).is_none(),
+        "no room: the write waits"
+    );
+    assert_eq!(rx.try_recv().unwrap(), "first");
+    assert_eq!(within(io.write(b"other")).await.unwrap(), 5);
+    assert_eq!(rx.try_recv().unwrap(), "other");
+    assert!(futures::FutureExt::now_or_never(io.write(b"same")).is_some());
+    assert!(futures::FutureExt::now_or_never(io.write(b"same")).is_none());
+    assert_eq!(rx.try_recv().unwrap(), "same");
+    assert_eq!(within(io.write(b"same")).await.unwrap(), 4);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        "same",
+        "written once per successful call"
+    );
+    assert!(rx.try_recv().is_err());
+}

@@ -53,6 +53,7 @@ impl Duplex<Bytes, Bytes> {
             chunk: Bytes::new(),
             tx,
             waiter: None,
+            retry: None,
         }
     }
 }
@@ -118,6 +119,10 @@ pub struct DuplexIo {
     tx: Sender<Bytes>,
     /// The parked write, waiting for room.
     waiter: Option<u64>,
+    /// The copy made by the last write that had to wait: not written (the
+    /// caller was told `Pending`), only kept to spare a second copy when the
+    /// caller retries with the same bytes.
+    retry: Option<Bytes>,
 }
 
 impl DuplexIo {
@@ -174,10 +179,15 @@ impl AsyncWrite for DuplexIo {
             return Poll::Ready(Ok(0));
         }
         let n = data.len().min(MAX_WRITE);
-        // A `Pending` write must not keep its chunk: the caller may retry
-        // with other bytes, or never. So the chunk is made anew each time and
-        // dropped unsent; only the parked waiter stays, to be woken for room.
-        let mut chunk = Some(Bytes::copy_from_slice(&data[..n]));
+        // A `Pending` write must not count its chunk as written: the caller
+        // may retry with other bytes, or never. So a chunk is sent only from
+        // the bytes of the call that succeeds; the copy of a waiting write is
+        // kept aside only to be reused if the retry brings the same bytes.
+        let chunk = match this.retry.take() {
+            Some(copy) if copy[..] == data[..n] => copy,
+            _ => Bytes::copy_from_slice(&data[..n]),
+        };
+        let mut chunk = Some(chunk);
         match this.tx.shared().poll_send(
             &mut chunk,
             &mut this.waiter,
@@ -186,7 +196,10 @@ impl AsyncWrite for DuplexIo {
         ) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(n)),
             Poll::Ready(Err(_)) => Poll::Ready(Err(this.broken_pipe("write on a closed stream"))),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                this.retry = chunk;
+                Poll::Pending
+            }
         }
     }
 
