@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use aleph::tls::{Identity, ServerTls, ServerTlsOptions};
 use aleph::udp::{self, UdpOptions};
@@ -59,7 +59,8 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
                 .remote_addr
                 .map_or_else(|| "?".to_owned(), |addr| addr.to_string());
             let _open = Open::new(peer);
-            if let Err(error) = stream::connect(conn.clone(), conn, Connect::default()).await {
+            if let Err(error) = stream::connect(conn.clone(), conn, ConnectOptions::default()).await
+            {
                 tracing::debug!(%error, "echo ended with an error");
             }
         },
@@ -82,7 +83,11 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
     .await
     .map_err(|e| wrap("udp echo", e))?;
     // Each packet carries its sender, so sending it back is an echo.
-    stream::connect(udp_echo.clone(), udp_echo.clone(), Connect::default());
+    stream::connect(
+        udp_echo.clone(),
+        udp_echo.clone(),
+        ConnectOptions::default(),
+    );
     let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
 
     // The demo's output is for whoever started it; if they stopped reading

@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Stdio;
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use support::{peers, run_aleph, text, within, Demo, Out};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -50,7 +50,7 @@ async fn aleph_tcp_over_a_unix_socket_to_an_aleph_echo_server() {
     let path = dir.join("echo.sock");
     let server = tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             unix: Some(path.clone()),

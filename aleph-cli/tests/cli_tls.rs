@@ -4,7 +4,7 @@
 
 mod support;
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use aleph::tls::{Identity, ServerTls, ServerTlsOptions};
 use aleph::Server;
@@ -23,7 +23,7 @@ async fn tls_echo(identity: Identity) -> Server {
     .unwrap();
     tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             tls: Some(tls),

@@ -4,7 +4,7 @@
 //! `cargo run --example udp_echo`, then `cargo run -p aleph-cli -- udp 127.0.0.1:10002`
 //! or `nc -u 127.0.0.1 10002`.
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::udp::{self, UdpOptions};
 
 #[tokio::main]
@@ -19,7 +19,7 @@ async fn main() -> aleph::Result<()> {
         "UDP echo on {:?}; Ctrl-C stops it",
         udp::local_addr(&socket)
     );
-    stream::connect(socket.clone(), socket.clone(), Connect::default());
+    stream::connect(socket.clone(), socket.clone(), ConnectOptions::default());
     let _ = tokio::signal::ctrl_c().await;
     println!("{}", socket.description());
     Ok(())

@@ -389,3 +389,70 @@ fn deferred_is_send_sync_and_unpin() {
     assert::<Deferred<u32>>();
     assert::<Deferred<Arc<Mutex<Vec<u8>>>>>();
 }
+
+#[test]
+fn a_hundred_thousand_chained_deferreds_realize_without_overflowing_the_stack() {
+    const CHAIN: usize = 100_000;
+    let chain: Vec<Deferred<usize>> = (0..CHAIN).map(|_| Deferred::new()).collect();
+    for pair in chain.windows(2) {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |outcome: &aleph::Result<usize>| {
+            next.success(outcome.as_ref().copied().unwrap_or(0) + 1);
+        });
+    }
+    assert!(chain[0].success(0));
+    assert!(chain.iter().all(Deferred::is_realized));
+    let seen = Arc::new(Mutex::new(None));
+    let sink = seen.clone();
+    chain[CHAIN - 1]
+        .on_realized(move |outcome| *sink.lock().unwrap() = outcome.as_ref().ok().copied());
+    assert_eq!(*seen.lock().unwrap(), Some(CHAIN - 1));
+}
+
+#[test]
+fn a_deferred_realized_inside_a_callback_runs_its_callbacks_once_that_callback_returns() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (outer, inner) = (Deferred::<u8>::new(), Deferred::<u8>::new());
+    let log = order.clone();
+    inner.on_realized(move |_| log.lock().unwrap().push("inner callback"));
+    let log = order.clone();
+    let nested = inner.clone();
+    outer.on_realized(move |_| {
+        nested.success(1);
+        log.lock().unwrap().push("outer callback returns");
+    });
+    outer.success(0);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["outer callback returns", "inner callback"]
+    );
+}
+
+#[test]
+fn a_panic_in_a_chained_callback_does_not_stop_the_chain_and_surfaces_from_the_head() {
+    let chain: Vec<Deferred<u32>> = (0..4).map(|_| Deferred::new()).collect();
+    for (i, pair) in chain.windows(2).enumerate() {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |_| {
+            next.success(1);
+            if i == 1 {
+                panic!("link {i} panics");
+            }
+        });
+    }
+    let head = chain[0].clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || head.success(0)));
+    assert!(
+        outcome.is_err(),
+        "the panic comes out of the outermost success"
+    );
+    assert!(chain.iter().all(Deferred::is_realized), "the chain went on");
+    // The trampoline is usable afterwards on this thread.
+    let (a, b) = (Deferred::<u32>::new(), Deferred::<u32>::new());
+    let next = b.clone();
+    a.on_realized(move |_| {
+        next.success(2);
+    });
+    a.success(1);
+    assert!(b.is_realized());
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aleph::bytes::{self, Bytes};
 use aleph::net::{ListenSocket, Socket, INBOUND_CHUNKS, OUTBOUND_CHUNKS, READ_CHUNK};
-use aleph::stream::{self, Connect, Duplex};
+use aleph::stream::{self, ConnectOptions, Duplex};
 use aleph::tcp::{self, ConnectionInfo, RawStream, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{ClientTls, Identity, ServerTls};
 use aleph::{Error, Server};
@@ -33,7 +33,7 @@ type Conn = Duplex<Bytes, Bytes>;
 async fn echo_server(options: TcpServerOptions) -> Server {
     tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         options,
     )
@@ -109,7 +109,7 @@ fn counting_echo(
     let calls = calls.clone();
     move |conn, _info| {
         calls.fetch_add(1, Ordering::SeqCst);
-        stream::connect(conn.clone(), conn, Connect::default());
+        stream::connect(conn.clone(), conn, ConnectOptions::default());
     }
 }
 
@@ -410,7 +410,7 @@ async fn a_handler_that_panics_before_returning_closes_only_its_own_connection()
             if counted.fetch_add(1, Ordering::SeqCst) == 1 {
                 panic!("the second connection panics in the handler itself");
             }
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions::default(),
     )
@@ -620,7 +620,7 @@ async fn the_tls_handshake_is_done_before_the_handler_runs() {
     let server = tcp::start_server(
         move |conn: Conn, info: ConnectionInfo| {
             let _ = info_tx.send(info);
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             tls: Some(server_tls),
@@ -1052,7 +1052,7 @@ async fn a_unix_socket_server_and_client_echo_and_the_file_goes_on_close() {
     let server = tcp::start_server(
         move |conn: Conn, info: ConnectionInfo| {
             let _ = info_tx.send(info);
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             unix: Some(path.clone()),

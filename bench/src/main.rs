@@ -5,6 +5,7 @@
 //! `RATIO <bench>/<case> vs <peer>: <x.xx>` line per case and peer (aleph's throughput
 //! over the peer's). `ALEPH_BENCH_SCALE` scales every workload (default 1.0).
 
+mod bus;
 mod measure;
 mod report;
 mod stream;
@@ -30,6 +31,12 @@ const BENCHMARKS: &[Benchmark] = &[
         description:
             "messages/s through a bounded channel: aleph Channel vs tokio mpsc and async-channel",
         run: stream::run,
+    },
+    Benchmark {
+        name: "bus",
+        description:
+            "messages/s published on aleph's stream::Bus to 1/16/256 subscribers vs tokio broadcast",
+        run: bus::run,
     },
     Benchmark {
         name: "tcp-echo",

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::udp::{self, UdpOptions};
 use tokio::net::UdpSocket;
 use tokio::runtime::Runtime;
@@ -88,7 +88,7 @@ pub fn run(settings: &Settings) -> Result<Report, String> {
         .map_err(|e| format!("cannot start aleph's UDP echo: {e}"))?;
         let addr = udp::local_addr(&sock).ok_or("aleph's UDP echo has no address")?;
         // Each incoming packet carries its sender: sending it back is the echo.
-        stream::connect(sock.clone(), sock, Connect::default());
+        stream::connect(sock.clone(), sock, ConnectOptions::default());
         let raw = start_raw_echo().await?;
         Ok::<_, String>((addr, raw))
     })?;

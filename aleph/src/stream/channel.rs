@@ -854,7 +854,6 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
         self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
-        super::close_if_upstream(&self.shared);
         self.shared.drop_sender();
         self.shared.drop_receiver();
     }
@@ -869,7 +868,6 @@ impl<T> Drop for Sender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
-        super::close_if_upstream(&self.shared);
         self.shared.drop_receiver();
     }
 }

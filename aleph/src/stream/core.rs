@@ -537,7 +537,6 @@ impl<T> Shared<T> {
             }
             Err(PopError::Closed) => {
                 self.leave(waiter, Side::Recv, kind);
-                self.note_end();
                 return Poll::Ready(None);
             }
             Err(PopError::Empty) => {}
@@ -558,7 +557,6 @@ impl<T> Shared<T> {
                 Self::unpark(&mut st, waiter, Side::Recv, kind);
                 self.publish_parked(&st);
                 drop(st);
-                self.note_end();
                 Poll::Ready(None)
             }
             Err(PopError::Empty) => Poll::Pending,
@@ -581,11 +579,6 @@ impl<T> Shared<T> {
         }
         if st.closed {
             Self::unpark(&mut st, waiter, Side::Recv, kind);
-            let error = st.error.clone();
-            drop(st);
-            if let Some(error) = error {
-                super::note_end_error(&error);
-            }
             return Poll::Ready(None);
         }
         if st.queue(Side::Recv, kind).park(waiter, cx.waker()) {
@@ -655,14 +648,6 @@ impl<T> Shared<T> {
         self.publish_parked(&st);
         drop(st);
         wake.run();
-    }
-
-    /// Reports the error a channel closed with to the task reading its end.
-    fn note_end(&self) {
-        let error = self.state.lock().error.clone();
-        if let Some(error) = error {
-            super::note_end_error(&error);
-        }
     }
 
     /// Removes a finished waiter from its queue, taking the lock only if it parked.

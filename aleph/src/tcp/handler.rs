@@ -23,12 +23,12 @@ use crate::{Error, ErrorKind, Result};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
 /// use aleph::bytes::{self, Bytes};
-/// use aleph::stream::{self, Connect, Duplex};
+/// use aleph::stream::{self, ConnectOptions, Duplex};
 /// use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
 ///
 /// // The connection lives on after this returns: the link holds it.
 /// fn echo(conn: Duplex<Bytes, Bytes>, _info: ConnectionInfo) {
-///     stream::connect(conn.clone(), conn, Connect::default());
+///     stream::connect(conn.clone(), conn, ConnectOptions::default());
 /// }
 ///
 /// // An `Err` here would close this connection and be logged.

@@ -9,12 +9,12 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> aleph::Result<()> {
 //! use aleph::bytes::Bytes;
-//! use aleph::stream::{self, Connect};
+//! use aleph::stream::{self, ConnectOptions};
 //! use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 //!
 //! let server = tcp::start_server(
 //!     |conn, _info| {
-//!         stream::connect(conn.clone(), conn, Connect::default());
+//!         stream::connect(conn.clone(), conn, ConnectOptions::default());
 //!     },
 //!     TcpServerOptions::default(),
 //! )
@@ -466,13 +466,13 @@ fn into_pumps(stream: RawStream, info: &ConnectionInfo) -> (Duplex<Bytes, Bytes>
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
 /// use aleph::bytes::{self, Bytes};
-/// use aleph::stream::{self, Connect};
+/// use aleph::stream::{self, ConnectOptions};
 /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 /// use futures::TryStreamExt;
 ///
 /// let server = tcp::start_server(
 ///     |conn, _info| {
-///         stream::connect(conn.clone(), conn, Connect::default());
+///         stream::connect(conn.clone(), conn, ConnectOptions::default());
 ///     },
 ///     TcpServerOptions::default(),
 /// )
