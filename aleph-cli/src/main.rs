@@ -87,13 +87,10 @@ fn main() -> ExitCode {
         output::help(&Cli::command().render_help().to_string());
         return ExitCode::SUCCESS;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            output::failure(&err);
+        Err(reason) => {
+            output::note(&format!("cannot start the async runtime: {reason}"));
             return ExitCode::FAILURE;
         }
     };
@@ -111,5 +108,30 @@ fn main() -> ExitCode {
             output::failure(&*err);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The tokio runtime, or why it cannot start. Out of file descriptors, tokio
+/// reports some steps as errors and panics in others (its signal pipe): both
+/// are one line for the caller, never a panic message.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    let hook = std::panic::take_hook();
+    // Only this thread runs yet: no other panic can meet the silent hook.
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    });
+    std::panic::set_hook(hook);
+    match built {
+        Ok(Ok(runtime)) => Ok(runtime),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("it panicked")
+            .to_owned()),
     }
 }
