@@ -1,11 +1,13 @@
 //! Found by a hostile review: the command at the limits of its process
-//! (almost no file descriptors) still fails in one line, never with a panic.
+//! (almost no file descriptors, a stderr nobody reads) still fails in one
+//! line, never with a panic, and a second stop signal still ends the demo.
 
 mod support;
 
 use std::process::Stdio;
 
-use support::{run, text};
+use support::{kill, run, text, within};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// `aleph args...` in a process that may hold at most `fds` file
 /// descriptors, with stdin empty.
@@ -70,4 +72,60 @@ async fn a_runtime_that_cannot_start_is_named_in_the_failure() {
             "ulimit -n {fds}: {stderr}"
         );
     }
+}
+
+/// A pipe already full, as the stderr of a process whose log reader stopped
+/// reading (a paused pager, a stuck log collector): every write to it blocks.
+/// The reading end is returned too, to be held open and never read.
+fn full_pipe() -> (std::os::fd::OwnedFd, tokio::net::unix::pipe::Receiver) {
+    use std::io::Write;
+
+    let (sender, receiver) = tokio::net::unix::pipe::pipe().expect("a pipe");
+    // Plain writes on the nonblocking end, until the pipe takes no byte more
+    // (tokio's try_write would answer from its readiness cache instead).
+    let mut file = std::fs::File::from(sender.into_nonblocking_fd().expect("the fd"));
+    for chunk in [&[0u8; 4096][..], &[0u8; 1][..]] {
+        loop {
+            match file.write(chunk) {
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) => panic!("filling the pipe: {err}"),
+            }
+        }
+    }
+    let sender = tokio::net::unix::pipe::Sender::from_file(file).expect("a pipe end");
+    (sender.into_blocking_fd().expect("a blocking fd"), receiver)
+}
+
+#[tokio::test]
+async fn a_second_signal_ends_the_demo_even_when_its_stderr_is_full() {
+    let (stderr, _unread) = full_pipe();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aleph"))
+        .args(["demo", "--tcp-port", "0", "--udp-port", "0"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the aleph binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    loop {
+        let line = within(stdout.next_line()).await.unwrap();
+        let line = line.expect("the demo prints its addresses");
+        if line.starts_with("udp echo listening on ") {
+            break;
+        }
+    }
+    // The first signal's notice blocks on the full stderr; the second must
+    // end the process all the same. Two different signals, so that the
+    // second cannot merge with the first.
+    let pid = child.id().expect("the demo runs");
+    kill(pid, "TERM");
+    kill(pid, "INT");
+    let status = within(child.wait()).await.unwrap();
+    assert!(
+        matches!(status.code(), Some(130 | 143)),
+        "a forced stop, not {status}"
+    );
 }
