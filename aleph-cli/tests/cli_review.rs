@@ -129,3 +129,25 @@ async fn a_second_signal_ends_the_demo_even_when_its_stderr_is_full() {
         "a forced stop, not {status}"
     );
 }
+
+#[tokio::test]
+async fn an_endless_cacert_file_is_refused_in_one_line_without_reading_it_all() {
+    // /dev/zero never ends: read whole, it would take all the memory there is
+    // (held to 1 GiB here, so that the bug fails the test, not the machine).
+    let mut command = tokio::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_aleph"))
+        .args(["tcp", "--tls", "--cacert", "/dev/zero", "127.0.0.1:9"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let out = run(command, b"").await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let line = support::one_line(&out.stderr);
+    assert!(line.contains("--cacert /dev/zero"), "{line}");
+    assert!(line.contains("larger than"), "{line}");
+}
