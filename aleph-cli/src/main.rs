@@ -87,15 +87,8 @@ fn main() -> ExitCode {
         output::help(&Cli::command().render_help().to_string());
         return ExitCode::SUCCESS;
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            output::failure(&err);
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     let outcome = match command {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
@@ -111,5 +104,41 @@ fn main() -> ExitCode {
             output::failure(&*err);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The tokio runtime, or `None` once the reason it cannot start is told.
+/// Out of file descriptors, tokio reports some steps as errors and panics in
+/// others (its signal pipe): both are one line on stderr, never a panic
+/// message, and the line is written by the panic hook itself, so that it is
+/// there even in a build that aborts on panic.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    let tell = |reason: &str| output::note(&format!("cannot start the async runtime: {reason}"));
+    let hook = std::panic::take_hook();
+    // Only this thread runs code of ours yet: no other panic meets this hook.
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        tell(
+            payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("tokio panicked"),
+        );
+    }));
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    });
+    std::panic::set_hook(hook);
+    match built {
+        Ok(Ok(runtime)) => Some(runtime),
+        Ok(Err(err)) => {
+            tell(&err.to_string());
+            None
+        }
+        // Told by the hook.
+        Err(_) => None,
     }
 }

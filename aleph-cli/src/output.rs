@@ -69,16 +69,21 @@ pub fn chain(err: &(dyn Error + 'static)) -> String {
     line
 }
 
-/// What to do about a failure, when the command knows: a refused server
-/// certificate can be trusted, or (for tests) not checked.
+/// What to do about a failure, when the command knows: a server certificate
+/// that nothing trusted vouches for can be trusted; any refused one can (for
+/// tests) go unchecked.
 fn hint(err: &(dyn Error + 'static)) -> Option<&'static str> {
     let mut source = Some(err);
     while let Some(cause) = source {
-        if cause.is::<aleph::tls::CertificateRefused>() {
-            return Some(
+        if let Some(refused) = cause.downcast_ref::<aleph::tls::CertificateRefused>() {
+            // Trusting a certificate made for another name, expired or
+            // signed with a refused algorithm changes nothing.
+            return Some(if refused.is_untrusted() {
                 "to trust the server's certificate, give it with --cacert FILE; to skip \
-                 verification (for testing only), use --insecure",
-            );
+                 verification (for testing only), use --insecure"
+            } else {
+                "to skip verification (for testing only), use --insecure"
+            });
         }
         source = cause.source();
     }

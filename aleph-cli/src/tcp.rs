@@ -1,7 +1,7 @@
 //! `aleph tcp HOST:PORT`: a netcat-like client.
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -136,10 +136,7 @@ fn client_tls(args: &TcpArgs) -> Result<ClientTls, Box<dyn Error>> {
         return Ok(ClientTls::insecure());
     }
     let roots = match &args.cacert {
-        Some(path) => TrustRoots::Pem(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read --cacert {}: {e}", path.display()))?,
-        ),
+        Some(path) => TrustRoots::Pem(read_cacert(path)?),
         None => TrustRoots::System,
     };
     let tls = ClientTls::new(ClientTlsOptions {
@@ -151,4 +148,28 @@ fn client_tls(args: &TcpArgs) -> Result<ClientTls, Box<dyn Error>> {
         (Some(path), Err(err)) => Err(format!("--cacert {}: {err}", path.display()).into()),
         (None, Err(err)) => Err(err.into()),
     }
+}
+
+/// The most `--cacert` reads: many times the largest CA bundles (a few
+/// hundred KiB), and a bound for a path that never ends (`/dev/zero`).
+const CACERT_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The contents of the `--cacert` file, refused past [`CACERT_LIMIT`].
+fn read_cacert(path: &Path) -> Result<Vec<u8>, Box<dyn Error>> {
+    use std::io::Read;
+
+    let cannot = |e: std::io::Error| format!("cannot read --cacert {}: {e}", path.display());
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(CACERT_LIMIT + 1).read_to_end(&mut pem))
+        .map_err(cannot)?;
+    if pem.len() as u64 > CACERT_LIMIT {
+        return Err(format!(
+            "--cacert {} is larger than {} MiB: not a certificate file",
+            path.display(),
+            CACERT_LIMIT / (1024 * 1024)
+        )
+        .into());
+    }
+    Ok(pem)
 }

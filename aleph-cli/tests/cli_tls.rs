@@ -113,7 +113,7 @@ async fn a_certificate_for_another_host_name_is_named_as_such() {
         line,
         format!(
             "aleph: TLS handshake with {target} failed: its certificate is for example.test, \
-             not for 127.0.0.1 (wrong host name); {HINT}"
+             not for 127.0.0.1 (wrong host name); {INSECURE_HINT}"
         )
     );
     within(server.close()).await;
@@ -144,7 +144,8 @@ async fn an_expired_certificate_is_named_as_such() {
         "{line}"
     );
     assert!(line.contains("(expired)"), "{line}");
-    assert!(line.ends_with(HINT), "{line}");
+    assert!(line.ends_with(INSECURE_HINT), "{line}");
+    assert!(!line.contains("--cacert"), "{line}");
     within(server.close()).await;
 }
 
@@ -311,5 +312,92 @@ async fn a_stale_cacert_for_a_regenerated_self_signed_server_says_self_signed() 
         line.contains("its certificate is self-signed and not trusted here"),
         "{line}"
     );
+    within(server.close()).await;
+}
+
+/// What a refusal that trusting the certificate cannot cure suggests.
+const INSECURE_HINT: &str = "to skip verification (for testing only), use --insecure";
+
+/// A self-signed certificate for 127.0.0.1 made by `openssl req -x509` with
+/// `extra` arguments, its key, and the server showing it.
+async fn openssl_self_signed(dir: &TempDir, extra: &[&str]) -> (std::path::PathBuf, Server) {
+    let cert = dir.join("server.pem");
+    let key = dir.join("server.key");
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let made = peers::run("openssl", &args, b"").await;
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let identity = Identity::from_pem_files(&cert, &key).unwrap();
+    (cert, tls_echo(identity).await)
+}
+
+#[tokio::test]
+async fn a_trusted_certificate_with_a_refused_signature_algorithm_is_not_called_untrusted() {
+    // SHA-1: the certificate is the one --cacert trusts, but its signature
+    // cannot be checked. Trusting it again would not help.
+    let dir = TempDir::new("cli-sha1");
+    let (pem, server) = openssl_self_signed(
+        &dir,
+        &["-sha1", "-addext", "basicConstraints=critical,CA:FALSE"],
+    )
+    .await;
+    let target = format!("127.0.0.1:{}", server.port());
+    let out = run_aleph(
+        &["tcp", "--tls", "--cacert", pem.to_str().unwrap(), &target],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(!line.contains("not trusted"), "{line}");
+    assert!(line.contains("(unsupported signature algorithm)"), "{line}");
+    assert!(line.ends_with(INSECURE_HINT), "{line}");
+    assert!(!line.contains("--cacert"), "{line}");
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn a_ca_certificate_serving_as_the_servers_own_is_named_as_such() {
+    // `openssl req -x509` marks its certificates CA:TRUE by default, which
+    // webpki refuses for a server, trusted or not.
+    let dir = TempDir::new("cli-ca-as-leaf");
+    let (pem, server) =
+        openssl_self_signed(&dir, &["-addext", "basicConstraints=critical,CA:TRUE"]).await;
+    let target = format!("127.0.0.1:{}", server.port());
+    for trusted in [true, false] {
+        let mut args = vec!["tcp", "--tls"];
+        if trusted {
+            args.extend(["--cacert", pem.to_str().unwrap()]);
+        }
+        args.push(&target);
+        let out = run_aleph(&args, b"").await;
+        assert_eq!(out.status.code(), Some(1));
+        let line = one_line(&out.stderr);
+        assert_eq!(
+            line,
+            format!(
+                "aleph: TLS handshake with {target} failed: its certificate is a CA \
+                 certificate (basic constraints CA:TRUE), which a server cannot present as \
+                 its own (CaUsedAsEndEntity); {INSECURE_HINT}"
+            ),
+            "trusted: {trusted}"
+        );
+    }
     within(server.close()).await;
 }

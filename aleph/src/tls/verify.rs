@@ -73,6 +73,59 @@ impl CertificateRefused {
         &self.error
     }
 
+    /// True when nothing trusted vouches for the certificate: it is
+    /// self-signed, its issuer is unknown, or a trusted authority of its
+    /// issuer's name holds another key. Trusting the certificate (or its
+    /// issuer's) is then the cure; for every other refusal (wrong host name,
+    /// expired, an algorithm that cannot be checked) trusting it changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+    /// use aleph::tls::{CertificateRefused, ClientTls, ServerTls};
+    ///
+    /// let server = tcp::start_server(
+    ///     |_conn, _info| {},
+    ///     TcpServerOptions {
+    ///         tls: Some(ServerTls::self_signed(&["localhost"])?),
+    ///         ..Default::default()
+    ///     },
+    /// )
+    /// .await?;
+    /// let err = tcp::client(TcpClientOptions {
+    ///     tls: Some(ClientTls::default()),
+    ///     ..TcpClientOptions::new("localhost", server.port())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// let refused = std::error::Error::source(&err)
+    ///     .and_then(|source| source.downcast_ref::<CertificateRefused>())
+    ///     .expect("the certificate was refused");
+    /// assert!(refused.is_untrusted());
+    /// server.close().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_untrusted(&self) -> bool {
+        match &self.error {
+            rustls::Error::InvalidCertificate(cert) => {
+                matches!(
+                    cert,
+                    CertificateError::UnknownIssuer
+                        | CertificateError::BadSignature
+                        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                ) || matches!(
+                    cert,
+                    CertificateError::Other(OtherError(other)) if other.is::<SelfSigned>()
+                )
+            }
+            _ => false,
+        }
+    }
+
     /// The refusal inside a failed handshake's `io::Error`, if that is why it failed.
     pub(crate) fn from_io(err: &std::io::Error) -> Option<CertificateRefused> {
         match err.get_ref()?.downcast_ref::<rustls::Error>()? {
@@ -100,10 +153,20 @@ impl std::error::Error for CertificateRefused {}
 fn certificate(err: &CertificateError) -> String {
     #[allow(deprecated)] // UnsupportedSignatureAlgorithm: older verifiers still return it
     match err {
-        CertificateError::Other(OtherError(other)) => match other.downcast_ref::<SelfSigned>() {
-            Some(self_signed) => self_signed.to_string(),
-            None => format!("its certificate was refused: {other}"),
-        },
+        CertificateError::Other(OtherError(other)) => {
+            if let Some(self_signed) = other.downcast_ref::<SelfSigned>() {
+                self_signed.to_string()
+            } else if let Some(webpki::Error::CaUsedAsEndEntity) =
+                other.downcast_ref::<webpki::Error>()
+            {
+                // What `openssl req -x509` makes unless told otherwise.
+                "its certificate is a CA certificate (basic constraints CA:TRUE), which a \
+                 server cannot present as its own (CaUsedAsEndEntity)"
+                    .to_owned()
+            } else {
+                format!("its certificate was refused: {other}")
+            }
+        }
         CertificateError::UnknownIssuer => "its certificate was issued by an authority that is \
             not trusted here (UnknownIssuer)"
             .to_owned(),
@@ -143,11 +206,19 @@ fn certificate(err: &CertificateError) -> String {
         CertificateError::BadSignature => "its certificate is signed with another key than the \
             trusted authority of that name holds (BadSignature)"
             .to_owned(),
+        // The algorithm fits no key the trusted authority of that name could
+        // hold: another key than the one that signed.
+        CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "its certificate is signed with another kind of key than the trusted authority \
+             of that name holds (unsupported signature algorithm for that key)"
+                .to_owned()
+        }
+        // webpki reports these once it found the certificate's issuer among
+        // the trusted ones: trusted, but its signature cannot be checked.
         CertificateError::UnsupportedSignatureAlgorithm
-        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-            "its certificate is signed with an algorithm that cannot be checked against the \
-             trusted roots (unsupported signature algorithm)"
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
+            "its certificate is signed with an algorithm this client does not accept, such as \
+             SHA-1 (unsupported signature algorithm)"
                 .to_owned()
         }
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
@@ -235,14 +306,14 @@ impl ServerCertVerifier for ExplainingVerifier {
         self.webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|err| {
-                #[allow(deprecated)]
+                // Only refusals of the issuer's identity: a certificate that
+                // is trusted but signed with an algorithm webpki refuses
+                // (SHA-1) is not called untrusted.
                 let no_chain = matches!(
                     err,
                     rustls::Error::InvalidCertificate(
                         CertificateError::UnknownIssuer
                             | CertificateError::BadSignature
-                            | CertificateError::UnsupportedSignatureAlgorithm
-                            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
                             | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
                     )
                 );
@@ -414,6 +485,49 @@ mod tests {
         assert!(!is_self_issued(b""));
         assert!(!is_self_issued(&[0x30, 0x85, 1, 2, 3, 4, 5]));
         assert!(!is_self_issued(&[0x30, 0x03, 0x30, 0x01]));
+    }
+
+    #[test]
+    fn only_refusals_of_the_issuer_call_for_trusting_the_certificate() {
+        let refused = |cert: CertificateError| CertificateRefused {
+            error: rustls::Error::InvalidCertificate(cert),
+        };
+        let self_signed = CertificateError::Other(OtherError(Arc::new(SelfSigned)));
+        let for_key = CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+            signature_algorithm_id: Vec::new(),
+            public_key_algorithm_id: Vec::new(),
+        };
+        for untrusted in [
+            self_signed,
+            CertificateError::UnknownIssuer,
+            CertificateError::BadSignature,
+            for_key,
+        ] {
+            assert!(refused(untrusted.clone()).is_untrusted(), "{untrusted:?}");
+        }
+        let algorithm = CertificateError::UnsupportedSignatureAlgorithmContext {
+            signature_algorithm_id: Vec::new(),
+            supported_algorithms: Vec::new(),
+        };
+        let ca = CertificateError::Other(OtherError(Arc::new(webpki::Error::CaUsedAsEndEntity)));
+        for trusted_or_not in [
+            algorithm.clone(),
+            ca.clone(),
+            CertificateError::NotValidForName,
+            CertificateError::Expired,
+            CertificateError::BadEncoding,
+        ] {
+            assert!(
+                !refused(trusted_or_not.clone()).is_untrusted(),
+                "{trusted_or_not:?}"
+            );
+        }
+        assert!(!CertificateRefused {
+            error: rustls::Error::NoCertificatesPresented
+        }
+        .is_untrusted());
+        assert!(refused(algorithm).to_string().contains("such as SHA-1"));
+        assert!(refused(ca).to_string().contains("a CA certificate"));
     }
 
     #[test]
