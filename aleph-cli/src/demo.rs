@@ -50,15 +50,16 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
     println!("{scheme} echo listening on {addr}");
     let udp_echo = udp::socket(UdpOptions {
-        port: Some(args.udp_port),
+        port: args.udp_port,
         host: std::net::Ipv4Addr::LOCALHOST.into(),
         ..UdpOptions::default()
     })
     .await
     .map_err(|e| format!("udp echo: {}", crate::chain(&e)))?;
     // Each packet carries its sender, so sending it back is an echo.
+    let udp_addr = udp_echo.local_addr();
+    let udp_echo = udp_echo.into_duplex();
     stream::connect(udp_echo.clone(), udp_echo.clone(), Connect::default());
-    let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
     println!("udp echo listening on {udp_addr}");
     println!("press Ctrl-C to stop");
     interrupt.recv().await;

@@ -53,11 +53,9 @@ pub async fn run(args: UdpArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         // One datagram per line; an error (too large, unreachable) is this line's.
-        udp::send(
-            &socket,
-            Packet::to_host(host.clone(), port, Bytes::from(line)),
-        )
-        .await?;
+        socket
+            .send_to(Packet::to_host(host.clone(), port, Bytes::from(line)))
+            .await?;
     }
     tokio::time::sleep(wait).await;
     replies.abort();

@@ -42,10 +42,9 @@
 //! }
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -396,16 +395,9 @@ impl<T> Deferred<T> {
         let Some(outcome) = self.shared.outcome.get() else {
             unreachable!("the outcome was set above and is never unset");
         };
-        let mut first_panic = None;
-        for callback in callbacks {
-            // One panicking callback must not rob the others of the outcome.
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(outcome))) {
-                first_panic.get_or_insert(payload);
-            }
-        }
-        if let Some(payload) = first_panic {
-            panic::resume_unwind(payload);
-        }
+        crate::panic::run_all_then_resume(
+            callbacks.into_iter().map(|callback| || callback(outcome)),
+        );
         true
     }
 }
@@ -525,22 +517,14 @@ where
             Ok(Err(error)) => guard.0.error(error),
             Err(payload) => guard.0.error(Error::new(
                 ErrorKind::Panic,
-                format!("spawned task panicked: {}", panic_message(&*payload)),
+                format!(
+                    "spawned task panicked: {}",
+                    crate::panic::message(&*payload)
+                ),
             )),
         };
     });
     d
-}
-
-/// The text of a panic payload: `panic!` gives a `&str` or a `String`.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "a panic without a message"
-    }
 }
 
 /// Aborts a task when dropped.
@@ -620,15 +604,5 @@ mod tests {
         assert_eq!(registered_wakers(&d), 0);
         assert!(matches!(poll_once(&mut d), Poll::Ready(Ok(1))));
         assert_eq!(d.waker_key, None);
-    }
-
-    #[test]
-    fn panic_message_reads_str_and_string_payloads() {
-        let from_str: Box<dyn Any + Send> = Box::new("static");
-        let from_string: Box<dyn Any + Send> = Box::new(String::from("owned"));
-        let other: Box<dyn Any + Send> = Box::new(7u8);
-        assert_eq!(panic_message(&*from_str), "static");
-        assert_eq!(panic_message(&*from_string), "owned");
-        assert_eq!(panic_message(&*other), "a panic without a message");
     }
 }

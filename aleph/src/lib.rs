@@ -57,6 +57,7 @@ pub mod bytes;
 pub mod deferred;
 mod error;
 pub mod net;
+mod panic;
 pub mod stream;
 pub mod tcp;
 pub mod tls;

@@ -1,21 +1,23 @@
-//! UDP sockets as duplex streams of packets.
+//! UDP sockets as streams of packets.
 //!
-//! [`socket`] binds a UDP socket and hands it out as a [`Duplex<Packet,
-//! Packet>`]: what arrives is a stream of [`Packet`]s (the sender's address
-//! and the message), and a packet sent goes to its address or host name.
+//! [`socket`] binds a UDP socket and hands it out as a [`Socket`]: what
+//! arrives is a stream of [`Packet`]s (the sender's address and the message);
+//! [`Socket::send_to`] sends one and returns the system's answer; and
+//! [`Socket::into_duplex`] gives the socket as a [`Duplex<Packet, Packet>`]
+//! for [`stream::connect`](crate::stream::connect) and the stream operators.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> aleph::Result<()> {
 //! use aleph::udp::{self, Packet, UdpOptions};
 //!
-//! let server = udp::socket(UdpOptions { port: Some(0), host: "127.0.0.1".parse().unwrap(), ..Default::default() }).await?;
-//! let server_addr = udp::local_addr(&server).unwrap();
-//! let client = udp::socket(UdpOptions { host: "127.0.0.1".parse().unwrap(), ..Default::default() }).await?;
+//! let server = udp::socket(UdpOptions::default()).await?; // 127.0.0.1, a free port
+//! let client = udp::socket(UdpOptions::default()).await?;
 //!
-//! udp::send(&client, Packet::new(server_addr, "ping")).await?;
+//! client.send_to(Packet::new(server.local_addr(), "ping")).await?;
 //! let packet = server.recv().await.unwrap();
 //! assert_eq!(packet.message, "ping");
+//! assert_eq!(packet.addr(), Some(client.local_addr()));
 //! # Ok(())
 //! # }
 //! ```
@@ -24,29 +26,38 @@
 //!
 //! UDP cannot push back on a sender, so a consumer slower than the network
 //! must lose packets somewhere. aleph loses them in one visible place: the
-//! receive queue holds at most [`UdpOptions::queue`] packets, and when it is
-//! full the [`UdpOptions::overflow`] policy drops the newest (default) or the
-//! oldest packet. Every drop is counted in the stream's
-//! [`description()`](crate::stream::Duplex::description) (`dropped`).
-//! Memory stays bounded whatever the network sends.
+//! receive queue holds at most [`UdpOptions::recv_queue`] packets, and when
+//! it is full the [`UdpOptions::overflow`] policy drops the newest (default)
+//! or the oldest packet. Every drop is counted in the socket's
+//! [`description()`](Socket::description) (`dropped`). Memory stays bounded
+//! whatever the network sends.
 //!
-//! # Send errors
+//! # Sending, and send errors
 //!
-//! A packet sent through the duplex is queued; the socket's task sends it.
-//! [`send`] waits for that and returns the operating system's answer (message
-//! too large, network unreachable, ...) as an error on that send. Errors of
-//! packets sent through the duplex directly are logged and counted, and the
-//! socket keeps working either way.
+//! [`Socket::send_to`] sends at once and returns the operating system's
+//! answer (message too large, network unreachable, ...) as its own error.
+//! Packets sent through the duplex are queued (at most
+//! [`UdpOptions::send_queue`]) and sent in order by the socket's task; their
+//! errors are logged and counted, and the socket keeps working either way.
+//!
+//! # Raw mode
+//!
+//! [`socket_raw`] takes the same options and hands out tokio's `UdpSocket`
+//! with every option applied (see [`net`](crate::net#raw-mode) for the naming).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use futures_core::Stream;
 use tokio::net::UdpSocket;
 
-use crate::deferred::Deferred;
-use crate::stream::{Channel, Duplex, Meta, Overflow as ChannelOverflow, Receiver, Sender};
+use crate::net::connector::resolve;
+use crate::stream::{Channel, ChannelSink, Description, Duplex, Receiver, Sender, TryRecvError};
 use crate::{Error, ErrorKind, Result};
 
 /// Where a packet comes from or goes to.
@@ -61,15 +72,23 @@ pub enum Peer {
 /// A datagram: its peer and its message.
 ///
 /// Incoming packets carry the sender's address in [`Peer::Addr`]; outgoing
-/// ones carry a destination address or a host name to resolve.
-#[derive(Clone, Debug)]
+/// ones carry a destination address or a host name to resolve. Plain data:
+/// two packets are equal when their peers and messages are.
+///
+/// # Examples
+///
+/// ```
+/// use aleph::udp::{Packet, Peer};
+///
+/// let packet = Packet { peer: Peer::Host("localhost".into(), 9), message: "hi".into() };
+/// assert_eq!(packet, Packet::to_host("localhost", 9, "hi"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Packet {
     /// The sender (incoming) or the destination (outgoing).
     pub peer: Peer,
     /// The datagram's payload.
     pub message: Bytes,
-    /// Realized with the send's outcome, for [`send`].
-    receipt: Option<Deferred<()>>,
 }
 
 impl Packet {
@@ -87,7 +106,6 @@ impl Packet {
         Packet {
             peer: Peer::Addr(addr),
             message: message.into(),
-            receipt: None,
         }
     }
 
@@ -105,11 +123,20 @@ impl Packet {
         Packet {
             peer: Peer::Host(host.into(), port),
             message: message.into(),
-            receipt: None,
         }
     }
 
     /// The peer's address, when it is one (always, for incoming packets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::udp::Packet;
+    ///
+    /// let addr = "127.0.0.1:9".parse().unwrap();
+    /// assert_eq!(Packet::new(addr, "x").addr(), Some(addr));
+    /// assert_eq!(Packet::to_host("localhost", 9, "x").addr(), None);
+    /// ```
     pub fn addr(&self) -> Option<SocketAddr> {
         match self.peer {
             Peer::Addr(addr) => Some(addr),
@@ -117,14 +144,6 @@ impl Packet {
         }
     }
 }
-
-impl PartialEq for Packet {
-    fn eq(&self, other: &Packet) -> bool {
-        self.peer == other.peer && self.message == other.message
-    }
-}
-
-impl Eq for Packet {}
 
 /// Which packet the receive queue drops when it is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,6 +169,15 @@ pub struct Multicast {
 
 impl Multicast {
     /// The group on the system's default interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::udp::Multicast;
+    ///
+    /// let group = Multicast::group("239.255.0.1".parse().unwrap());
+    /// assert!(group.interface_v4.is_unspecified());
+    /// ```
     pub fn group(group: IpAddr) -> Multicast {
         Multicast {
             group,
@@ -159,14 +187,32 @@ impl Multicast {
     }
 }
 
-/// Options of [`socket`]. The default binds an ephemeral port on all IPv4
-/// interfaces, as Aleph's socket without a port.
+/// Options of [`socket`] and [`socket_raw`]. The default binds a free port on
+/// 127.0.0.1, as a TCP server's options do.
+///
+/// # Examples
+///
+/// A socket other hosts can reach, on a port of its own, with a deeper
+/// receive queue:
+///
+/// ```
+/// use aleph::udp::UdpOptions;
+///
+/// let options = UdpOptions {
+///     host: "0.0.0.0".parse().unwrap(),
+///     port: 5353,
+///     recv_queue: 4096,
+///     ..Default::default()
+/// };
+/// assert!(options.reuse_address); // as for TCP
+/// ```
 #[derive(Clone, Debug)]
 pub struct UdpOptions {
-    /// The port to bind; `None` binds an ephemeral port (a client socket that
-    /// sends, and receives the replies). Default: none.
-    pub port: Option<u16>,
-    /// The address to bind. Default: 0.0.0.0 (use `::` for IPv6).
+    /// The port to bind; 0 picks a free one (a client socket that sends and
+    /// receives the replies). Default: 0.
+    pub port: u16,
+    /// The address to bind. Default: 127.0.0.1 (loopback only; use `0.0.0.0`
+    /// or `::` to receive from other hosts).
     pub host: IpAddr,
     /// Allow sending to broadcast addresses (`SO_BROADCAST`). Default: false.
     pub broadcast: bool,
@@ -178,7 +224,9 @@ pub struct UdpOptions {
     /// Whether multicast packets sent loop back to this host. Default: the
     /// system's (on).
     pub multicast_loop: Option<bool>,
-    /// `SO_REUSEADDR`, so several sockets may bind one multicast port. Default: false.
+    /// `SO_REUSEADDR`. For UDP it lets several sockets that all set it bind
+    /// one port (sharing a multicast port); set it to false to make a port
+    /// clash an error. Default: true, as for TCP.
     pub reuse_address: bool,
     /// The kernel's receive buffer size (`SO_RCVBUF`). Default: the system's.
     pub recv_buffer_size: Option<usize>,
@@ -188,36 +236,37 @@ pub struct UdpOptions {
     /// by the system. Default: 65 536.
     pub max_datagram_size: usize,
     /// Packets held for the consumer before [`overflow`](Self::overflow)
-    /// applies. Default: 1024.
-    pub queue: usize,
+    /// applies. Default: 1024. At least 1 is used.
+    pub recv_queue: usize,
     /// Which packet a full receive queue drops. Default: the newest.
     pub overflow: Overflow,
+    /// Packets sent through the duplex queued for the socket's task before a
+    /// send waits. Default: 64. At least 1 is used.
+    pub send_queue: usize,
 }
 
 impl Default for UdpOptions {
     fn default() -> UdpOptions {
         UdpOptions {
-            port: None,
-            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             broadcast: false,
             multicast: Vec::new(),
             multicast_ttl: None,
             multicast_loop: None,
-            reuse_address: false,
+            reuse_address: true,
             recv_buffer_size: None,
             send_buffer_size: None,
             max_datagram_size: 65_536,
-            queue: 1024,
+            recv_queue: 1024,
             overflow: Overflow::DropNewest,
+            send_queue: 64,
         }
     }
 }
 
-/// Packets queued for sending before a send waits: 64.
-const OUTBOUND_PACKETS: usize = 64;
-
-/// Binds a UDP socket with `options`, every option applied: raw mode, for
-/// code that wants tokio's `UdpSocket` itself.
+/// Binds a UDP socket with `options`, every option applied, and hands out
+/// tokio's `UdpSocket` itself: raw mode.
 ///
 /// # Errors
 ///
@@ -227,190 +276,462 @@ const OUTBOUND_PACKETS: usize = 64;
 /// # Panics
 ///
 /// Outside a tokio runtime.
-pub async fn bind(options: &UdpOptions) -> Result<UdpSocket> {
-    let addr = SocketAddr::new(options.host, options.port.unwrap_or(0));
-    let fail =
-        |what: &str, e: std::io::Error| Error::from_io(e, format!("UDP socket on {addr}: {what}"));
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use aleph::udp::{self, UdpOptions};
+///
+/// let raw = udp::socket_raw(UdpOptions { broadcast: true, ..Default::default() }).await?;
+/// assert!(raw.broadcast()?);
+/// raw.send_to(b"to myself", raw.local_addr()?).await?;
+/// let mut buf = [0u8; 16];
+/// let (n, _from) = raw.recv_from(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"to myself");
+/// # Ok(())
+/// # }
+/// ```
+pub async fn socket_raw(options: UdpOptions) -> Result<UdpSocket> {
+    let addr = SocketAddr::new(options.host, options.port);
+    let fail = |what: &str, e: std::io::Error| {
+        Error::from_io(e, format!("UDP socket on {addr}: {what} failed"))
+    };
     let domain = if addr.is_ipv4() {
         socket2::Domain::IPV4
     } else {
         socket2::Domain::IPV6
     };
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
-        .map_err(|e| fail("cannot create", e))?;
+        .map_err(|e| fail("creating it", e))?;
     socket
         .set_reuse_address(options.reuse_address)
-        .map_err(|e| fail("SO_REUSEADDR", e))?;
+        .map_err(|e| fail("setting SO_REUSEADDR", e))?;
     if options.broadcast {
         socket
             .set_broadcast(true)
-            .map_err(|e| fail("SO_BROADCAST", e))?;
+            .map_err(|e| fail("setting SO_BROADCAST", e))?;
     }
     if let Some(size) = options.recv_buffer_size {
         socket
             .set_recv_buffer_size(size)
-            .map_err(|e| fail("SO_RCVBUF", e))?;
+            .map_err(|e| fail("setting SO_RCVBUF", e))?;
     }
     if let Some(size) = options.send_buffer_size {
         socket
             .set_send_buffer_size(size)
-            .map_err(|e| fail("SO_SNDBUF", e))?;
+            .map_err(|e| fail("setting SO_SNDBUF", e))?;
     }
     socket
         .set_nonblocking(true)
-        .map_err(|e| fail("non-blocking mode", e))?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| fail("cannot bind", e))?;
-    let socket = UdpSocket::from_std(socket.into()).map_err(|e| fail("cannot register", e))?;
+        .map_err(|e| fail("setting non-blocking mode", e))?;
+    socket.bind(&addr.into()).map_err(|e| fail("binding", e))?;
+    let socket =
+        UdpSocket::from_std(socket.into()).map_err(|e| fail("registering it with tokio", e))?;
     for join in &options.multicast {
         match join.group {
             IpAddr::V4(group) => socket.join_multicast_v4(group, join.interface_v4),
             IpAddr::V6(group) => socket.join_multicast_v6(&group, join.interface_v6),
         }
-        .map_err(|e| fail(&format!("cannot join multicast group {}", join.group), e))?;
+        .map_err(|e| fail(&format!("joining multicast group {}", join.group), e))?;
     }
     if let Some(ttl) = options.multicast_ttl {
         match options.host {
             IpAddr::V4(_) => socket.set_multicast_ttl_v4(ttl),
             IpAddr::V6(_) => socket2::SockRef::from(&socket).set_multicast_hops_v6(ttl),
         }
-        .map_err(|e| fail("multicast TTL", e))?;
+        .map_err(|e| fail("setting the multicast TTL", e))?;
     }
     if let Some(on) = options.multicast_loop {
         match options.host {
             IpAddr::V4(_) => socket.set_multicast_loop_v4(on),
             IpAddr::V6(_) => socket.set_multicast_loop_v6(on),
         }
-        .map_err(|e| fail("multicast loop", e))?;
+        .map_err(|e| fail("setting multicast loop", e))?;
     }
     Ok(socket)
 }
 
-/// Binds a UDP socket and yields it as a duplex stream of packets.
+/// Binds a UDP socket and yields it as a [`Socket`]: a stream of the packets
+/// that arrive, and a way to send.
 ///
-/// Received packets wait in a bounded queue (see the [module docs](self));
-/// packets sent are queued (at most 64) and sent in order by the socket's
-/// task. Closing the duplex stops sending once the queue is sent; dropping
-/// every clone closes the socket.
+/// Received packets wait in a bounded queue (see the [module docs](self)).
+/// The socket closes when [`close`](Socket::close) is called or every clone
+/// (and every duplex made from one) is dropped.
 ///
 /// # Errors
 ///
-/// As [`bind`].
+/// As [`socket_raw`].
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
-pub async fn socket(options: UdpOptions) -> Result<Duplex<Packet, Packet>> {
-    let socket = Arc::new(bind(&options).await?);
-    let local = socket.local_addr().ok();
-    let overflow = match options.overflow {
-        Overflow::DropNewest => ChannelOverflow::DropNewest,
-        Overflow::DropOldest => ChannelOverflow::DropOldest,
+///
+/// # Examples
+///
+/// An echo: every packet that arrives goes back to its sender, through
+/// [`stream::connect`](crate::stream::connect).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::stream::{self, Connect};
+/// use aleph::udp::{self, Packet, UdpOptions};
+///
+/// let echo = udp::socket(UdpOptions::default()).await?;
+/// let echo_addr = echo.local_addr();
+/// let duplex = echo.into_duplex();
+/// stream::connect(duplex.clone(), duplex, Connect::default());
+///
+/// let client = udp::socket(UdpOptions::default()).await?;
+/// client.send_to(Packet::new(echo_addr, "marco")).await?;
+/// let reply = client.recv().await.unwrap();
+/// assert_eq!((reply.addr(), reply.message.as_ref()), (Some(echo_addr), &b"marco"[..]));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn socket(options: UdpOptions) -> Result<Socket> {
+    let recv_queue = options.recv_queue.max(1);
+    let send_queue = options.send_queue.max(1);
+    let (overflow, max_datagram_size) = (options.overflow, options.max_datagram_size.max(1));
+    let socket = Arc::new(socket_raw(options).await?);
+    let local_addr = socket
+        .local_addr()
+        .map_err(|e| Error::from_io(e, "cannot read the UDP socket's address"))?;
+    let inbound = match overflow {
+        Overflow::DropNewest => Channel::dropping(recv_queue),
+        Overflow::DropOldest => Channel::sliding(recv_queue),
     };
-    let meta = |overflow| Meta {
-        kind: "udp",
-        overflow,
-        local_addr: local,
-        ..Meta::default()
-    };
-    let (in_tx, in_rx) = Channel::with_meta(options.queue.max(1), meta(overflow)).split();
-    // The outbound channel keeps the socket, so udp::join / leave reach it.
-    let outbound_meta = Meta {
-        attachment: Some(socket.clone()),
-        ..meta(ChannelOverflow::Wait)
-    };
-    let (out_tx, out_rx) = Channel::with_meta(OUTBOUND_PACKETS, outbound_meta).split();
-    tokio::spawn(receive(
-        socket.clone(),
-        in_tx,
-        options.max_datagram_size.max(1),
-    ));
-    tokio::spawn(transmit(socket, out_rx));
-    Ok(Duplex::from_parts(in_rx, out_tx))
+    let outbound = Channel::buffered(send_queue);
+    for channel in [&inbound, &outbound] {
+        channel.describe_as("udp", Some(local_addr), None);
+    }
+    let (in_tx, in_rx) = inbound.split();
+    let (out_tx, out_rx) = outbound.split();
+    tokio::spawn(receive(socket.clone(), in_tx, max_datagram_size));
+    tokio::spawn(transmit(socket.clone(), out_rx));
+    Ok(Socket {
+        socket,
+        local_addr,
+        duplex: Duplex::from_parts(in_rx, out_tx),
+    })
 }
 
-/// The tokio socket behind a duplex made by [`socket`].
-fn inner(socket: &Duplex<Packet, Packet>) -> Result<Arc<UdpSocket>> {
-    socket
-        .sender()
-        .shared()
-        .attachment()
-        .and_then(|any| any.downcast::<UdpSocket>().ok())
-        .ok_or_else(|| Error::new(ErrorKind::Io, "not a UDP socket made by udp::socket"))
-}
-
-/// Joins a multicast group on a running socket.
+/// A UDP socket made by [`socket`]: a stream of the packets that arrive
+/// (`futures::Stream<Item = Packet>`), a way to send, and the socket's
+/// multicast memberships.
 ///
-/// # Errors
-///
-/// [`Io`](ErrorKind::Io) naming the group when the system refuses (not a
-/// multicast address, no such interface), or when `socket` was not made by
-/// [`socket`].
+/// Cloning is cheap; every clone is the same socket, and receives take turns
+/// on one queue.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
-/// use aleph::udp::{self, Multicast, UdpOptions};
+/// use aleph::udp::{self, Packet, UdpOptions};
+/// use futures::StreamExt;
 ///
-/// let socket = udp::socket(UdpOptions { reuse_address: true, ..Default::default() }).await?;
-/// let group = Multicast { interface_v4: "127.0.0.1".parse().unwrap(), ..Multicast::group("239.255.0.7".parse().unwrap()) };
-/// udp::join(&socket, &group)?;
-/// udp::leave(&socket, &group)?;
+/// let mut socket = udp::socket(UdpOptions::default()).await?;
+/// let me = socket.local_addr();
+/// socket.send_to(Packet::new(me, "one")).await?;
+/// socket.send_to(Packet::new(me, "two")).await?;
+/// let first_two: Vec<Packet> = (&mut socket).take(2).collect().await;
+/// assert_eq!(first_two, [Packet::new(me, "one"), Packet::new(me, "two")]);
 /// # Ok(())
 /// # }
 /// ```
-pub fn join(socket: &Duplex<Packet, Packet>, group: &Multicast) -> Result<()> {
-    let inner = inner(socket)?;
-    match group.group {
-        IpAddr::V4(addr) => inner.join_multicast_v4(addr, group.interface_v4),
-        IpAddr::V6(addr) => inner.join_multicast_v6(&addr, group.interface_v6),
-    }
-    .map_err(|e| Error::from_io(e, format!("cannot join multicast group {}", group.group)))
+#[derive(Clone, Debug)]
+pub struct Socket {
+    socket: Arc<UdpSocket>,
+    local_addr: SocketAddr,
+    duplex: Duplex<Packet, Packet>,
 }
 
-/// Leaves a multicast group joined at start or with [`join`].
-///
-/// # Errors
-///
-/// [`Io`](ErrorKind::Io) naming the group when the system refuses (a group
-/// not joined), or when `socket` was not made by [`socket`].
-pub fn leave(socket: &Duplex<Packet, Packet>, group: &Multicast) -> Result<()> {
-    let inner = inner(socket)?;
-    match group.group {
-        IpAddr::V4(addr) => inner.leave_multicast_v4(addr, group.interface_v4),
-        IpAddr::V6(addr) => inner.leave_multicast_v6(&addr, group.interface_v6),
+impl Socket {
+    /// The address the socket is bound to (with the port chosen for port 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// assert!(socket.local_addr().ip().is_loopback());
+    /// assert_ne!(socket.local_addr().port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
     }
-    .map_err(|e| Error::from_io(e, format!("cannot leave multicast group {}", group.group)))
+
+    /// Sends `packet` now and returns the system's answer.
+    ///
+    /// It does not go through the send queue of the duplex (so it is not
+    /// ordered with packets sent there).
+    ///
+    /// # Errors
+    ///
+    /// This send's own failure: [`Closed`](ErrorKind::Closed) once the
+    /// socket was [closed](Socket::close), [`Dns`](ErrorKind::Dns) for a host that
+    /// does not resolve (or has no address of the socket's family), and the
+    /// operating system's refusal ([`Io`](ErrorKind::Io): message too long,
+    /// network unreachable, permission denied for a broadcast without
+    /// `broadcast`). The socket keeps working after an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a `send_to` dropped before it completes sends nothing,
+    /// or the whole datagram (UDP never sends part of one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// socket.send_to(Packet::to_host("localhost", socket.local_addr().port(), "hi")).await?;
+    /// let huge = Packet::new(socket.local_addr(), vec![0u8; 70_000]);
+    /// let err = socket.send_to(huge).await.unwrap_err(); // over UDP's 65,507 bytes
+    /// assert!(err.is_io());
+    /// assert_eq!(socket.recv().await.unwrap().message, "hi"); // still working
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_to(&self, packet: Packet) -> Result<()> {
+        if self.duplex.is_closed() {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                format!("send on the closed UDP socket {}", self.local_addr),
+            ));
+        }
+        send_one(&self.socket, &packet).await
+    }
+
+    /// The next packet that arrived, waiting for one; `None` once the socket
+    /// has stopped receiving and its queue is drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a `recv` dropped before it completes loses no packet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// socket.send_to(Packet::new(socket.local_addr(), "loop")).await?;
+    /// assert_eq!(socket.recv().await.map(|p| p.message), Some("loop".into()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn recv(&self) -> Option<Packet> {
+        self.duplex.recv().await
+    }
+
+    /// A packet already queued, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when none is queued, [`TryRecvError::Drained`]
+    /// once the socket is closed and its queue drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::stream::TryRecvError;
+    /// use aleph::udp::{self, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// assert_eq!(socket.try_recv(), Err(TryRecvError::Empty));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_recv(&self) -> std::result::Result<Packet, TryRecvError> {
+        self.duplex.try_recv()
+    }
+
+    /// Joins a multicast group on the running socket.
+    ///
+    /// # Errors
+    ///
+    /// [`Io`](ErrorKind::Io) naming the group when the system refuses (not a
+    /// multicast address, no such interface).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Multicast, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions { host: "0.0.0.0".parse().unwrap(), ..Default::default() }).await?;
+    /// let group = Multicast { interface_v4: "127.0.0.1".parse().unwrap(), ..Multicast::group("239.255.0.7".parse().unwrap()) };
+    /// socket.join(&group)?;
+    /// socket.leave(&group)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn join(&self, group: &Multicast) -> Result<()> {
+        match group.group {
+            IpAddr::V4(addr) => self.socket.join_multicast_v4(addr, group.interface_v4),
+            IpAddr::V6(addr) => self.socket.join_multicast_v6(&addr, group.interface_v6),
+        }
+        .map_err(|e| Error::from_io(e, format!("cannot join multicast group {}", group.group)))
+    }
+
+    /// Leaves a multicast group joined at start or with [`join`](Socket::join).
+    ///
+    /// # Errors
+    ///
+    /// [`Io`](ErrorKind::Io) naming the group when the system refuses (a
+    /// group not joined).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Multicast, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// let group = Multicast::group("239.255.0.8".parse().unwrap());
+    /// assert!(socket.leave(&group).unwrap_err().is_io()); // never joined
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn leave(&self, group: &Multicast) -> Result<()> {
+        match group.group {
+            IpAddr::V4(addr) => self.socket.leave_multicast_v4(addr, group.interface_v4),
+            IpAddr::V6(addr) => self.socket.leave_multicast_v6(&addr, group.interface_v6),
+        }
+        .map_err(|e| Error::from_io(e, format!("cannot leave multicast group {}", group.group)))
+    }
+
+    /// What the socket's receive queue holds and dropped (`dropped`), with
+    /// the send queue's state in `sink`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions { recv_queue: 8, ..Default::default() }).await?;
+    /// let d = socket.description();
+    /// assert_eq!((d.kind, d.capacity, d.dropped), ("udp", 8, 0));
+    /// assert_eq!(d.local_addr, Some(socket.local_addr()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn description(&self) -> Description {
+        self.duplex.description()
+    }
+
+    /// Closes the sending side for every clone, as a duplex's `close` does:
+    /// packets already queued still go out, later sends fail. Packets still
+    /// arrive until every handle is dropped, which closes the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// socket.close();
+    /// assert!(socket.send_to(Packet::new(socket.local_addr(), "late")).await.unwrap_err().is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        self.duplex.close();
+    }
+
+    /// True once the sending side was [closed](Socket::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// assert!(!socket.is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.duplex.is_closed()
+    }
+
+    /// A [`futures::Sink`](futures_sink::Sink) of packets, queued as the
+    /// duplex's sends are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    /// use futures::SinkExt;
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// let mut sink = socket.sink();
+    /// sink.send(Packet::new(socket.local_addr(), "via a sink")).await?;
+    /// assert_eq!(socket.recv().await.unwrap().message, "via a sink");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sink(&self) -> ChannelSink<Packet> {
+        self.duplex.sink()
+    }
+
+    /// The socket as a [`Duplex<Packet, Packet>`]: what arrives is its
+    /// stream; a packet sent is queued and sent in order by the socket's task
+    /// (failures logged and counted, the socket working on). For
+    /// [`stream::connect`](crate::stream::connect) and the operators.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// let me = socket.local_addr();
+    /// let duplex = socket.into_duplex();
+    /// duplex.send(Packet::new(me, "queued")).await.unwrap();
+    /// assert_eq!(duplex.recv().await.unwrap().message, "queued");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_duplex(self) -> Duplex<Packet, Packet> {
+        self.duplex
+    }
 }
 
-/// The local address of a socket made by [`socket`].
-pub fn local_addr(socket: &Duplex<Packet, Packet>) -> Option<SocketAddr> {
-    socket.description().local_addr
-}
+impl Stream for Socket {
+    type Item = Packet;
 
-/// Sends `packet` through `socket` and waits until the system took it.
-///
-/// # Errors
-///
-/// The send's own failure: [`Closed`](ErrorKind::Closed) once the socket is
-/// closed, [`Dns`](ErrorKind::Dns) for a host that does not resolve, and the
-/// operating system's refusal ([`Io`](ErrorKind::Io): message too long,
-/// network unreachable, permission denied for a broadcast without
-/// `broadcast`). The socket keeps working after an error.
-///
-/// # Cancel safety
-///
-/// Not cancel safe: once queued, a dropped `send` still goes out.
-pub async fn send(socket: &Duplex<Packet, Packet>, mut packet: Packet) -> Result<()> {
-    let receipt = Deferred::new();
-    packet.receipt = Some(receipt.clone());
-    if socket.send(packet).await.is_err() {
-        return Err(Error::new(ErrorKind::Closed, "send on a closed UDP socket"));
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Packet>> {
+        Pin::new(&mut self.get_mut().duplex).poll_next(cx)
     }
-    receipt.await
 }
 
 async fn receive(socket: Arc<UdpSocket>, inbound: Sender<Packet>, max: usize) {
@@ -430,7 +751,6 @@ async fn receive(socket: Arc<UdpSocket>, inbound: Sender<Packet>, max: usize) {
                 let packet = Packet {
                     peer: Peer::Addr(from),
                     message: Bytes::copy_from_slice(&scratch[..n]),
-                    receipt: None,
                 };
                 // A full queue drops by its policy and counts it: never waits.
                 if inbound.try_send(packet).is_err() {
@@ -447,19 +767,9 @@ async fn receive(socket: Arc<UdpSocket>, inbound: Sender<Packet>, max: usize) {
 async fn transmit(socket: Arc<UdpSocket>, outbound: Receiver<Packet>) {
     let failures = AtomicU64::new(0);
     while let Some(packet) = outbound.recv().await {
-        let outcome = send_one(&socket, &packet).await;
-        match (packet.receipt, outcome) {
-            (Some(receipt), outcome) => {
-                let _ = match outcome {
-                    Ok(()) => receipt.success(()),
-                    Err(error) => receipt.error(error),
-                };
-            }
-            (None, Ok(())) => {}
-            (None, Err(error)) => {
-                let n = failures.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(%error, failures = n, "UDP send failed");
-            }
+        if let Err(error) = send_one(&socket, &packet).await {
+            let n = failures.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(%error, failures = n, "UDP send failed");
         }
     }
 }
@@ -467,7 +777,7 @@ async fn transmit(socket: Arc<UdpSocket>, outbound: Receiver<Packet>) {
 async fn send_one(socket: &UdpSocket, packet: &Packet) -> Result<()> {
     let addr = match &packet.peer {
         Peer::Addr(addr) => *addr,
-        Peer::Host(host, port) => pick(crate::net::resolve(host, *port).await?, socket, host)?,
+        Peer::Host(host, port) => pick(resolve(host, *port).await?, socket, host)?,
     };
     match socket.send_to(&packet.message, addr).await {
         Ok(_) => Ok(()),

@@ -242,6 +242,35 @@ impl<T> Channel<T> {
         }
     }
 
+    /// Sets what [`description`](Channel::description) says feeds this
+    /// channel: a protocol's name (`"tcp"`, `"udp"`, ...) and the addresses of
+    /// the socket behind it. For code that feeds a channel from a connection,
+    /// so that a stuck pipeline can be traced to its socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::Channel;
+    ///
+    /// let ch = Channel::<u8>::buffered(1);
+    /// let local = "127.0.0.1:4000".parse().ok();
+    /// ch.describe_as("udp", local, None);
+    /// let d = ch.description();
+    /// assert_eq!((d.kind, d.local_addr, d.peer_addr), ("udp", local, None));
+    /// ```
+    pub fn describe_as(
+        &self,
+        kind: &'static str,
+        local_addr: Option<std::net::SocketAddr>,
+        peer_addr: Option<std::net::SocketAddr>,
+    ) {
+        self.shared.set_meta(|meta| {
+            meta.kind = kind;
+            meta.local_addr = local_addr;
+            meta.peer_addr = peer_addr;
+        });
+    }
+
     /// A send-only handle on this channel.
     ///
     /// # Examples

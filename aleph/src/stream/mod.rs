@@ -55,7 +55,6 @@ pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip
 pub use sink::ChannelSink;
 
 pub(crate) use adapt::block_on;
-pub(crate) use core::{Meta, Overflow};
 
 use std::cell::{Cell, RefCell};
 

@@ -163,23 +163,25 @@ impl TlsInfo {
 }
 
 /// Turns a failed handshake into an error of kind [`ErrorKind::Tls`] whose
-/// message names the peer and the reason, such as "TLS handshake with
-/// 127.0.0.1:4433 failed: invalid peer certificate: UnknownIssuer".
+/// message names the peer ("TLS handshake with 127.0.0.1:4433 failed") and
+/// whose source is the reason: rustls' own error (the alert or the
+/// certificate problem, such as "invalid peer certificate: UnknownIssuer")
+/// when there is one, else the I/O error.
 pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error {
-    let reason = match err.get_ref() {
-        // tokio-rustls hands rustls' own error through `io::Error`; its text
-        // is the useful part (the alert or the certificate problem).
-        Some(inner) if inner.is::<rustls::Error>() => inner.to_string(),
-        _ if err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "the peer closed the connection".to_owned()
-        }
-        _ => err.to_string(),
-    };
-    Error::with_source(
-        ErrorKind::Tls,
-        format!("TLS handshake with {peer} failed: {reason}"),
-        err,
-    )
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        return Error::with_source(
+            ErrorKind::Tls,
+            format!("TLS handshake with {peer} failed: the peer closed the connection"),
+            err,
+        );
+    }
+    let message = format!("TLS handshake with {peer} failed");
+    // tokio-rustls hands rustls' own error through `io::Error`: unwrapped, it
+    // is the cause itself rather than a wrapper repeating its text.
+    match err.downcast::<rustls::Error>() {
+        Ok(rustls) => Error::with_source(ErrorKind::Tls, message, rustls),
+        Err(err) => Error::with_source(ErrorKind::Tls, message, err),
+    }
 }
 
 /// The name a client verifies the server's certificate against: a DNS name or
