@@ -156,6 +156,11 @@ where
                         Err(crate::stream::TrySendError::Closed(_)) => return,
                     }
                 } else {
+                    if more.is_empty() {
+                        // At most what may still be held: growing by
+                        // doubling would allocate up to twice that.
+                        more.reserve(room);
+                    }
                     more.extend_from_slice(&scratch[..n]);
                 }
             }
