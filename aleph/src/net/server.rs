@@ -343,7 +343,9 @@ impl Connections {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let cut = self.cut.clone();
+        // A child token of its own: polling a shared token's future from
+        // every connection's task would contend on one lock.
+        let cut = self.cut.child_token();
         self.tracker.spawn(async move {
             tokio::select! {
                 biased;
