@@ -277,6 +277,11 @@ impl Default for UdpOptions {
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: the socket is bound in the future's first poll, which also
+/// completes it; a future dropped before that binds nothing.
+///
 /// # Examples
 ///
 /// ```
@@ -367,6 +372,11 @@ pub async fn socket_raw(options: UdpOptions) -> Result<UdpSocket> {
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the socket is bound in the future's first poll, which also
+/// completes it; a future dropped before that binds nothing.
 ///
 /// # Examples
 ///

@@ -352,6 +352,39 @@ async fn sends_to_a_peer_that_never_reads_wait_instead_of_buffering_without_boun
     within(server.close()).await;
 }
 
+// ---- limits --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn at_max_connections_the_next_client_waits_until_one_ends() {
+    let server = echo_server(TcpServerOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let first = connect(server.port()).await;
+    first.send(Bytes::from("one")).await.unwrap();
+    assert_eq!(within(first.recv()).await.unwrap(), "one");
+
+    // The kernel completes the second connect (the backlog), but the server
+    // does not take it while the first is open: no echo comes.
+    let second = connect(server.port()).await;
+    second.send(Bytes::from("two")).await.unwrap();
+    assert!(
+        support::at_most(support::SHORT * 4, second.recv())
+            .await
+            .is_none(),
+        "a connection over the cap was served"
+    );
+    assert_eq!(server.connections(), 1);
+
+    first.close();
+    assert_eq!(within(first.recv()).await, None); // the echo closed its side
+    drop(first);
+    assert_eq!(within(second.recv()).await.unwrap(), "two");
+    drop(second);
+    within(server.close()).await;
+}
+
 // ---- lifecycle ----------------------------------------------------------------------
 
 /// A handler that echoes, except that a message "panic" panics and "fail"

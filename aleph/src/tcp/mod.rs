@@ -87,6 +87,11 @@ type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
+///
 /// # Examples
 ///
 /// An echo server written as an async handler, and a client talking to it:
@@ -154,6 +159,11 @@ where
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
 ///
 /// # Examples
 ///
@@ -279,6 +289,12 @@ fn into_pumps(
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
+///
 /// # Examples
 ///
 /// A line-by-line conversation with an echo server:
@@ -328,6 +344,12 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
 ///
 /// # Examples
 ///
