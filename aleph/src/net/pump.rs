@@ -23,31 +23,73 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::Buffers;
+use super::{Buffers, ConnectionInfo, RawStream, Socket};
 use crate::stream::{Channel, Duplex, Receiver, Sender, TryRecvError};
 use crate::{Error, ErrorKind};
 
+/// A boxed future of nothing, as the tasks here run them.
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The duplex of bytes of an established connection (plain, TLS, Unix) and
+/// the future that serves it: how a protocol whose messages are bytes (TCP,
+/// a WebSocket after its upgrade) hands a connection to its user.
+pub(crate) fn duplex_of(
+    stream: RawStream,
+    info: &ConnectionInfo,
+    buffers: Buffers,
+) -> (Duplex<Bytes, Bytes>, BoxFuture) {
+    let peer = Peer {
+        kind: if info.tls.is_some() { "tls" } else { "tcp" },
+        remote: info.remote_addr,
+        local: info.local_addr,
+        name: info.peer_name().into(),
+    };
+    fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
+        pumps: Pumps<F>,
+    ) -> (Duplex<Bytes, Bytes>, BoxFuture) {
+        (pumps.duplex, Box::pin(pumps.run))
+    }
+    match stream {
+        RawStream::Plain(Socket::Tcp(tcp)) => {
+            let (r, w) = tcp.into_split();
+            boxed(pumps(r, w, peer, buffers))
+        }
+        RawStream::Plain(Socket::Unix(unix)) => {
+            let (r, w) = unix.into_split();
+            let peer = Peer {
+                kind: "unix",
+                ..peer
+            };
+            boxed(pumps(r, w, peer, buffers))
+        }
+        other => {
+            let (r, w) = tokio::io::split(other);
+            boxed(pumps(r, w, peer, buffers))
+        }
+    }
+}
+
 /// Where a connection's stream says it comes from.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Peer {
-    pub(crate) kind: &'static str,
-    pub(crate) remote: Option<SocketAddr>,
-    pub(crate) local: Option<SocketAddr>,
+struct Peer {
+    kind: &'static str,
+    remote: Option<SocketAddr>,
+    local: Option<SocketAddr>,
     /// How the peer is named in errors and logs ("127.0.0.1:4000", a socket path).
-    pub(crate) name: Arc<str>,
+    name: Arc<str>,
 }
 
 /// A connection as a duplex, and the future that moves its bytes.
-pub(crate) struct Pumps<F> {
-    pub(crate) duplex: Duplex<Bytes, Bytes>,
+struct Pumps<F> {
+    duplex: Duplex<Bytes, Bytes>,
     /// Reads and writes until both directions are done with the socket. One
     /// future for both, so a connection costs one task, not two.
-    pub(crate) run: F,
+    run: F,
 }
 
 /// Turns `reader` and `writer` (the two halves of one connection) into a
 /// duplex and the future that serves it.
-pub(crate) fn pumps<R, W>(
+fn pumps<R, W>(
     reader: R,
     writer: W,
     peer: Peer,

@@ -56,8 +56,8 @@ use bytes::Bytes;
 
 use crate::net::connector::{self, ConnectorOptions};
 use crate::net::listener::{self, ListenerOptions, StreamOptions};
-use crate::net::pump::{self, Peer};
-use crate::net::{run_handler, Buffers, HandlerOutput, Server, Socket};
+use crate::net::pump;
+use crate::net::{run_handler, HandlerOutput, Server};
 use crate::stream::Duplex;
 use crate::Result;
 
@@ -65,9 +65,6 @@ mod options;
 
 pub use crate::net::{ConnectionInfo, RawStream};
 pub use options::{TcpClientOptions, TcpServerOptions};
-
-/// A boxed future of nothing, as the tasks here run them.
-type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Starts a server that calls `handler` with each connection as a duplex
 /// byte stream and its [`ConnectionInfo`].
@@ -130,7 +127,7 @@ where
 {
     let buffers = options.buffers;
     listener::serve(listener_options(options), move |socket, info| {
-        let (duplex, pumps) = into_pumps(socket, &info, buffers);
+        let (duplex, pumps) = pump::duplex_of(socket, &info, buffers);
         let outcome = run_handler(&handler, duplex.clone(), info.clone());
         async move {
             let handled = async move {
@@ -236,43 +233,6 @@ fn listener_options(options: TcpServerOptions) -> ListenerOptions {
     }
 }
 
-/// The duplex of an established connection and the future that serves it.
-fn into_pumps(
-    stream: RawStream,
-    info: &ConnectionInfo,
-    buffers: Buffers,
-) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-    let peer = Peer {
-        kind: if info.tls.is_some() { "tls" } else { "tcp" },
-        remote: info.remote_addr,
-        local: info.local_addr,
-        name: info.peer_name().into(),
-    };
-    fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
-        pumps: pump::Pumps<F>,
-    ) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-        (pumps.duplex, Box::pin(pumps.run))
-    }
-    match stream {
-        RawStream::Plain(Socket::Tcp(tcp)) => {
-            let (r, w) = tcp.into_split();
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-        RawStream::Plain(Socket::Unix(unix)) => {
-            let (r, w) = unix.into_split();
-            let peer = Peer {
-                kind: "unix",
-                ..peer
-            };
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-        other => {
-            let (r, w) = tokio::io::split(other);
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-    }
-}
-
 /// Connects to a server and yields the connection as a duplex byte stream,
 /// once the TLS handshake (if any) is done.
 ///
@@ -329,7 +289,7 @@ fn into_pumps(
 pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
     let buffers = options.buffers;
     let (stream, info) = client_raw(options).await?;
-    let (duplex, pumps) = into_pumps(stream, &info, buffers);
+    let (duplex, pumps) = pump::duplex_of(stream, &info, buffers);
     tokio::spawn(pumps);
     Ok(duplex)
 }
