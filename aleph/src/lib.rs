@@ -52,6 +52,7 @@
 //! Every fallible call returns [`Result`]: one [`Error`] type, one pointer
 //! wide and cloneable, with `is_*` predicates and a [`kind()`](Error::kind).
 #![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
 
 pub mod bytes;
 pub mod deferred;
