@@ -77,7 +77,7 @@ pub use options::{TcpClientOptions, TcpServerOptions};
 ///
 /// # Errors
 ///
-/// [`Io`](ErrorKind::Io) when the socket cannot be bound (address in use, no
+/// [`Io`](crate::ErrorKind::Io) when the socket cannot be bound (address in use, no
 /// permission), naming the address.
 ///
 /// # Panics
@@ -238,10 +238,10 @@ fn listener_options(options: TcpServerOptions) -> ListenerOptions {
 ///
 /// # Errors
 ///
-/// Distinct kinds for what failed: [`Dns`](ErrorKind::Dns) when the host
-/// cannot be resolved, [`Connect`](ErrorKind::Connect) when the connection is
-/// refused or unreachable, [`Timeout`](ErrorKind::Timeout) when
-/// `connect_timeout` passes, [`Tls`](ErrorKind::Tls) when the handshake fails
+/// Distinct kinds for what failed: [`Dns`](crate::ErrorKind::Dns) when the host
+/// cannot be resolved, [`Connect`](crate::ErrorKind::Connect) when the connection is
+/// refused or unreachable, [`Timeout`](crate::ErrorKind::Timeout) when
+/// `connect_timeout` passes, [`Tls`](crate::ErrorKind::Tls) when the handshake fails
 /// (an untrusted certificate, a host name mismatch). Each message names the
 /// host and the reason.
 ///
