@@ -235,3 +235,40 @@ async fn connecting_to_an_unroutable_address_is_a_timeout_naming_the_step() {
         assert!(err.to_string().contains("192.0.2.1"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn close_does_not_wait_for_handshakes_that_never_finish() {
+    let (server_tls, client_tls) = tls_pair();
+    let server = echo(TcpServerOptions {
+        tls: Some(server_tls),
+        // Far beyond the test's bound: close must not wait for either.
+        handshake_timeout: Duration::from_secs(3600),
+        shutdown_timeout: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .await;
+    let served = tls_client(server.port(), &client_tls).await;
+    round_trip(&served, "in flight").await;
+    let mut silent = within(TcpStream::connect(server.local_addr().unwrap()))
+        .await
+        .unwrap();
+    eventually("the silent client is accepted", || {
+        server.connections() == 2
+    })
+    .await;
+
+    let closing = tokio::spawn({
+        let server = server.clone();
+        async move { server.close().await }
+    });
+    // The established connection finishes on its own; the handshake that
+    // never began is dropped at once.
+    let mut buf = [0u8; 8];
+    let ended = within(silent.read(&mut buf)).await;
+    assert!(matches!(ended, Ok(0) | Err(_)), "{ended:?}");
+    served.close();
+    while within(served.recv()).await.is_some() {}
+    drop(served);
+    within(closing).await.expect("close returns");
+    assert_eq!(server.connections(), 0);
+}

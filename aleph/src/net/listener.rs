@@ -128,9 +128,18 @@ where
                     let tls = self.tls.clone();
                     let timeout = self.handshake_timeout;
                     let serve_one = self.serve_one.clone();
+                    let stop = stop.clone();
                     connections.spawn(async move {
                         let _permit = permit;
-                        if let Some((stream, info)) = establish(socket, info, tls, timeout).await {
+                        // A handshake is not yet a connection to wait for: a
+                        // server that stops abandons those under way.
+                        let established = tokio::select! {
+                            biased;
+                            established = establish(socket, info, tls, timeout) => established,
+                            () = stop.cancelled() => None,
+                        };
+                        if let Some((stream, info)) = established {
+                            drop(stop);
                             serve_one(stream, info).await;
                         }
                     });
