@@ -177,17 +177,10 @@ where
             ReadEvent::Gone => return,
             ReadEvent::Read(Ok(0)) => {
                 // The peer's end: what is held still goes to the consumer first.
-                let rest = waiting
-                    .take()
-                    .into_iter()
-                    .chain(Some(more.split().freeze()));
-                for chunk in rest.filter(|chunk| !chunk.is_empty()) {
-                    if inbound.send(chunk).await.is_err() {
-                        return;
-                    }
+                if hand_over_the_rest(&inbound, waiting.take(), &mut more).await {
+                    guard.disarm();
+                    inbound.close();
                 }
-                guard.disarm();
-                inbound.close();
                 return;
             }
             ReadEvent::Read(Ok(n)) => {
@@ -208,12 +201,31 @@ where
             }
             ReadEvent::Read(Err(error)) => {
                 tracing::debug!(%peer, %error, "read failed");
-                inbound
-                    .close_with_error(Error::from_io(error, format!("reading from {peer} failed")));
+                // What arrived before the failure is delivered, then the error.
+                if hand_over_the_rest(&inbound, waiting.take(), &mut more).await {
+                    guard.disarm();
+                    let error = Error::from_io(error, format!("reading from {peer} failed"));
+                    inbound.close_with_error(error);
+                }
                 return;
             }
         }
     }
+}
+
+/// Sends what the reader still holds; false if nobody takes it any more.
+async fn hand_over_the_rest(
+    inbound: &Sender<Bytes>,
+    waiting: Option<Bytes>,
+    more: &mut BytesMut,
+) -> bool {
+    let rest = waiting.into_iter().chain(Some(more.split().freeze()));
+    for chunk in rest.filter(|chunk| !chunk.is_empty()) {
+        if inbound.send(chunk).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The most chunks one vectored write hands the socket.
