@@ -184,3 +184,26 @@ fn error_types_keep_their_names() {
     let s: String = format!("{:?} {:?}", SendError(1), TrySendError::Full(1));
     assert_eq!(s, "SendError(..) Full(..)");
 }
+
+#[tokio::test]
+async fn udp_socket_methods_keep_their_names_with_every_common_trait_in_scope() {
+    use aleph::udp::{self, Multicast, Packet, UdpOptions};
+
+    let mut socket: udp::Socket = udp::socket(UdpOptions::default()).await.unwrap();
+    let me: SocketAddr = socket.local_addr();
+    let sent: aleph::Result<()> = socket.send_to(Packet::new(me, "x")).await;
+    assert!(sent.is_ok());
+    let got: Option<Packet> = socket.recv().await;
+    assert!(got.is_some());
+    let none: Result<Packet, TryRecvError> = socket.try_recv();
+    assert!(none.is_err());
+    let group = Multicast::group("239.255.0.9".parse().unwrap());
+    let left: aleph::Result<()> = socket.leave(&group);
+    assert!(left.is_err());
+    let d: Description = socket.description();
+    let sink: ChannelSink<Packet> = socket.sink();
+    let closed: bool = socket.is_closed();
+    let () = socket.close();
+    let duplex: aleph::stream::Duplex<Packet, Packet> = socket.into_duplex();
+    let _ = (d, sink, closed, duplex);
+}
