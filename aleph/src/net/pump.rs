@@ -272,13 +272,13 @@ impl Queue {
         if self.chunks.len() == 1 || !writer.is_write_vectored() {
             return writer.write(&self.chunks[0]).await;
         }
-        let slices: Vec<IoSlice<'_>> = self
-            .chunks
-            .iter()
-            .take(MAX_SLICES)
-            .map(|chunk| IoSlice::new(chunk))
-            .collect();
-        writer.write_vectored(&slices).await
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut n = 0;
+        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        writer.write_vectored(&slices[..n]).await
     }
 }
 
