@@ -327,3 +327,48 @@ async fn accept_errors_from_running_out_of_descriptors_are_survived() {
     drop(client);
     within(server.close()).await;
 }
+
+#[tokio::test]
+async fn a_name_whose_first_address_refuses_is_reached_on_the_next_one() {
+    // Listens on IPv4 only; "localhost" commonly resolves to ::1 first, which
+    // refuses, and the connector goes on to 127.0.0.1.
+    let server = echo(TcpServerOptions::default()).await;
+    let conn = within(tcp::client(TcpClientOptions::new(
+        "localhost",
+        server.port(),
+    )))
+    .await
+    .expect("some address of localhost accepts");
+    round_trip(&conn, "found").await;
+    drop(conn);
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn closing_a_server_at_its_connection_cap_stops_the_waiting_clients_too() {
+    let server = echo(TcpServerOptions {
+        max_connections: Some(1),
+        shutdown_timeout: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    let first = within(tcp::client(TcpClientOptions::new(
+        "127.0.0.1",
+        server.port(),
+    )))
+    .await
+    .unwrap();
+    round_trip(&first, "served").await;
+    // Waits in the backlog: the accept loop is parked on the cap.
+    let mut waiting = within(TcpStream::connect(server.local_addr().unwrap()))
+        .await
+        .unwrap();
+    within(server.close()).await;
+    // The served one was cut at the shutdown timeout; the waiting one is
+    // reset with the listener.
+    while within(first.recv()).await.is_some() {}
+    let mut buf = [0u8; 4];
+    let ended = within(waiting.read(&mut buf)).await;
+    assert!(matches!(ended, Ok(0) | Err(_)), "{ended:?}");
+    assert_eq!(server.connections(), 0);
+}
