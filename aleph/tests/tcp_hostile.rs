@@ -372,3 +372,28 @@ async fn closing_a_server_at_its_connection_cap_stops_the_waiting_clients_too() 
     assert!(matches!(ended, Ok(0) | Err(_)), "{ended:?}");
     assert_eq!(server.connections(), 0);
 }
+
+#[tokio::test]
+async fn a_server_answering_a_tls_client_with_garbage_is_a_tls_error_naming_it() {
+    let (_server_tls, client_tls) = tls_pair();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let garbage_server = tokio::spawn(async move {
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let _ = peer
+            .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nnot TLS at all")
+            .await;
+        let _ = peer.shutdown().await;
+    });
+    let err = within(tcp::client(TcpClientOptions {
+        tls: Some(client_tls),
+        server_name: Some("localhost".into()),
+        ..TcpClientOptions::new("127.0.0.1", addr.port())
+    }))
+    .await
+    .expect_err("garbage is no handshake");
+    assert!(err.is_tls(), "{err:?}");
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    within(garbage_server).await.unwrap();
+}
