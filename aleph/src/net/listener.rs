@@ -79,7 +79,9 @@ where
         listener,
         tls: options.tls,
         handshake_timeout: options.handshake_timeout,
-        limit: options.max_connections.map(|n| Arc::new(Semaphore::new(n))),
+        limit: options
+            .max_connections
+            .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
         serve_one: Arc::new(serve_one),
     };
     Ok(Server::start(parts, move |stop, connections| {
