@@ -397,3 +397,45 @@ async fn a_server_answering_a_tls_client_with_garbage_is_a_tls_error_naming_it()
     assert!(std::error::Error::source(&err).is_some(), "{err:?}");
     within(garbage_server).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reads_a_few_bytes_at_a_time_gets_every_byte_in_order() {
+    let data: Bytes = (0..(2u32 << 20))
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let sent = data.clone();
+    let server = within(tcp::start_server(
+        move |conn: Conn, _info| {
+            let data = sent.clone();
+            async move {
+                // Odd-sized chunks, so that partial writes cut them anywhere.
+                for chunk in data.chunks(40_009) {
+                    conn.send(Bytes::copy_from_slice(chunk)).await?;
+                }
+                conn.close();
+                Ok::<(), aleph::Error>(())
+            }
+        },
+        TcpServerOptions::default(),
+    ))
+    .await
+    .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut peer = within(socket.connect(server.local_addr().unwrap()))
+        .await
+        .unwrap();
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = [0u8; 97];
+    loop {
+        let n = within(peer.read(&mut buf)).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the bytes differ from what was sent");
+    within(server.close()).await;
+}

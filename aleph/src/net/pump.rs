@@ -416,3 +416,29 @@ impl CloseWithError for Receiver<Bytes> {
         self.close_with_error(error);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+    use bytes::Bytes;
+
+    #[test]
+    fn advancing_the_write_queue_drops_whole_chunks_and_cuts_partial_ones() {
+        let mut queue = Queue::default();
+        for chunk in ["abc", "", "defg", "h"] {
+            queue.push(Bytes::from(chunk));
+        }
+        assert_eq!((queue.chunks.len(), queue.bytes), (3, 8)); // empty chunks are not queued
+        queue.advance(2);
+        assert_eq!(queue.chunks[0], "c");
+        queue.advance(3); // "c" and "de"
+        assert_eq!(
+            queue.chunks.iter().cloned().collect::<Vec<_>>(),
+            ["fg", "h"]
+        );
+        assert_eq!(queue.bytes, 3);
+        queue.advance(3);
+        assert!(queue.chunks.is_empty());
+        assert_eq!(queue.bytes, 0);
+    }
+}
