@@ -273,66 +273,18 @@ async fn close_does_not_wait_for_handshakes_that_never_finish() {
     assert_eq!(server.connections(), 0);
 }
 
-/// Sets the soft limit on open descriptors, returning the old one.
-fn set_open_files_limit(soft: libc::rlim_t) -> libc::rlim_t {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        let old = limit.rlim_cur;
-        limit.rlim_cur = soft;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-        old
-    }
-}
-
-/// Out of descriptors, accept fails: the server logs it, backs off and keeps
-/// going, and the client waiting in the backlog is served once descriptors
-/// are free again. (nextest runs each test in a process of its own, so the
-/// lowered limit touches nothing else.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accept_errors_from_running_out_of_descriptors_are_survived() {
-    let server = echo(TcpServerOptions::default()).await;
-    let addr = server.local_addr().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-
-    // Every descriptor number below the limit taken: the next accept fails.
-    let highest = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
-        .max()
-        .unwrap();
-    let old = set_open_files_limit(highest + 1);
-    let mut fillers = Vec::new();
-    while let Ok(file) = std::fs::File::open("/dev/null") {
-        fillers.push(file);
-    }
-    let mut client = within(socket.connect(addr)).await.unwrap(); // the kernel's backlog
-    client.write_all(b"waiting").await.unwrap();
-    let mut buf = [0u8; 7];
-    assert!(
-        support::at_most(support::SHORT * 4, client.read_exact(&mut buf))
-            .await
-            .is_none(),
-        "served without a descriptor to serve it with"
-    );
-
-    set_open_files_limit(old);
-    drop(fillers);
-    within(client.read_exact(&mut buf)).await.unwrap();
-    assert_eq!(&buf, b"waiting");
-    drop(client);
-    within(server.close()).await;
-}
-
 #[tokio::test]
 async fn a_name_whose_first_address_refuses_is_reached_on_the_next_one() {
     // Listens on IPv4 only; "localhost" commonly resolves to ::1 first, which
     // refuses, and the connector goes on to 127.0.0.1.
-    let server = echo(TcpServerOptions::default()).await;
+    let server = within(tcp::start_server(
+        |conn: Duplex<Bytes, Bytes>, _info| {
+            stream::connect(conn.clone(), conn, Connect::default());
+        },
+        TcpServerOptions::default(),
+    ))
+    .await
+    .unwrap();
     let conn = within(tcp::client(TcpClientOptions::new(
         "localhost",
         server.port(),
