@@ -76,19 +76,20 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
     .map_err(|e| wrap("tcp echo", e))?;
     let addr = echo.local_addr().ok_or("tcp echo: no listening address")?;
     let udp_echo = udp::socket(UdpOptions {
-        port: Some(args.udp_port),
+        port: args.udp_port,
         host: args.host,
         ..UdpOptions::default()
     })
     .await
     .map_err(|e| wrap("udp echo", e))?;
     // Each packet carries its sender, so sending it back is an echo.
+    let udp_addr = udp_echo.local_addr();
+    let udp_echo = udp_echo.into_duplex();
     stream::connect(
         udp_echo.clone(),
         udp_echo.clone(),
         ConnectOptions::default(),
     );
-    let udp_addr = udp::local_addr(&udp_echo).ok_or("udp echo: no local address")?;
 
     // The demo's output is for whoever started it; if they stopped reading
     // (`aleph demo | head -1`), the servers go on serving.

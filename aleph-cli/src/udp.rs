@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aleph::bytes::Bytes;
-use aleph::stream::Duplex;
 use aleph::udp::{self, Packet, UdpOptions};
 use clap::Args;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -80,7 +79,7 @@ pub async fn run(args: UdpArgs) -> Result<ExitCode, Box<dyn Error>> {
                 continue;
             }
             let message = Bytes::copy_from_slice(&line);
-            if let Err(err) = udp::send(&socket, Packet::new(peer, message)).await {
+            if let Err(err) = socket.send_to(Packet::new(peer, message)).await {
                 all_sent = false;
                 output::note(&format!(
                     "line {number} ({len} bytes) not sent: {}",
@@ -141,7 +140,7 @@ async fn resolve(target: &Target, limit: Duration) -> Result<SocketAddr, Box<dyn
 /// Prints each datagram that arrives (from `from` only, when given) as it is,
 /// or with a newline after it when `lines`. Returns when stdout fails.
 async fn print_replies(
-    socket: Duplex<Packet, Packet>,
+    socket: udp::Socket,
     from: Option<SocketAddr>,
     lines: bool,
 ) -> io::Result<()> {

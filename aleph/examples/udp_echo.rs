@@ -10,16 +10,13 @@ use aleph::udp::{self, UdpOptions};
 #[tokio::main]
 async fn main() -> aleph::Result<()> {
     let socket = udp::socket(UdpOptions {
-        port: Some(10002),
-        host: std::net::Ipv4Addr::LOCALHOST.into(),
-        ..Default::default()
+        port: 10002,
+        ..Default::default() // on 127.0.0.1
     })
     .await?;
-    println!(
-        "UDP echo on {:?}; Ctrl-C stops it",
-        udp::local_addr(&socket)
-    );
-    stream::connect(socket.clone(), socket.clone(), ConnectOptions::default());
+    println!("UDP echo on {}; Ctrl-C stops it", socket.local_addr());
+    let duplex = socket.clone().into_duplex();
+    stream::connect(duplex.clone(), duplex, ConnectOptions::default());
     let _ = tokio::signal::ctrl_c().await;
     println!("{}", socket.description());
     Ok(())

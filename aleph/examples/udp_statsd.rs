@@ -15,12 +15,12 @@ use aleph::udp::{self, Packet, UdpOptions};
 async fn main() -> aleph::Result<()> {
     let localhost = std::net::Ipv4Addr::LOCALHOST.into();
     let collector = udp::socket(UdpOptions {
-        port: Some(0),
+        port: 0,
         host: localhost,
         ..Default::default()
     })
     .await?;
-    let port = udp::local_addr(&collector).map(|a| a.port()).unwrap_or(0);
+    let port = collector.local_addr().port();
 
     // Parse each datagram into (metric, count); batch them per period.
     let counts = stream::flatten(stream::batch(
@@ -52,7 +52,9 @@ async fn main() -> aleph::Result<()> {
     .await?;
     for i in 0..300u64 {
         let metric = if i % 3 == 0 { "logins:1|c" } else { "hits:2|c" };
-        udp::send(&reporter, Packet::to_host("127.0.0.1", port, metric)).await?;
+        reporter
+            .send_to(Packet::to_host("127.0.0.1", port, metric))
+            .await?;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = printer.await;

@@ -42,10 +42,9 @@
 //! }
 //! ```
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -413,24 +412,18 @@ impl<T: 'static> Deferred<T> {
             let Some(outcome) = shared.outcome.get() else {
                 unreachable!("the outcome was set before the job was made and is never unset");
             };
-            let mut first_panic = None;
-            for callback in callbacks {
-                // One panicking callback must not rob the others of the outcome.
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| callback(outcome))) {
-                    first_panic.get_or_insert(payload);
-                }
-            }
-            first_panic
+            // One panicking callback must not rob the others of the outcome.
+            crate::panic::run_all(callbacks.into_iter().map(|callback| || callback(outcome)))
         });
         if let Some(payload) = trampoline(job) {
-            panic::resume_unwind(payload);
+            std::panic::resume_unwind(payload);
         }
         true
     }
 }
 
 /// The callbacks of one realized deferred, run together; returns the first panic.
-type Job = Box<dyn FnOnce() -> Option<Box<dyn Any + Send>>>;
+type Job = Box<dyn FnOnce() -> Option<crate::panic::Payload>>;
 
 /// Callbacks waiting to run on this thread, while an outer `realize` runs others.
 struct Trampoline {
@@ -452,7 +445,7 @@ thread_local! {
 /// next: a chain of deferreds of any length realizes in a loop, not in
 /// nested calls (Manifold does the same). Returns the first panic of the jobs
 /// run here.
-fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
+fn trampoline(job: Job) -> Option<crate::panic::Payload> {
     let mut pending = Some(job);
     let runs_here = TRAMPOLINE.try_with(|t| {
         let mut t = t.borrow_mut();
@@ -608,22 +601,14 @@ where
             Ok(Err(error)) => guard.0.error(error),
             Err(payload) => guard.0.error(Error::new(
                 ErrorKind::Panic,
-                format!("spawned task panicked: {}", panic_message(&*payload)),
+                format!(
+                    "spawned task panicked: {}",
+                    crate::panic::message(&*payload)
+                ),
             )),
         };
     });
     d
-}
-
-/// The text of a panic payload: `panic!` gives a `&str` or a `String`.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "a panic without a message"
-    }
 }
 
 /// Aborts a task when dropped.
@@ -703,15 +688,5 @@ mod tests {
         assert_eq!(registered_wakers(&d), 0);
         assert!(matches!(poll_once(&mut d), Poll::Ready(Ok(1))));
         assert_eq!(d.waker_key, None);
-    }
-
-    #[test]
-    fn panic_message_reads_str_and_string_payloads() {
-        let from_str: Box<dyn Any + Send> = Box::new("static");
-        let from_string: Box<dyn Any + Send> = Box::new(String::from("owned"));
-        let other: Box<dyn Any + Send> = Box::new(7u8);
-        assert_eq!(panic_message(&*from_str), "static");
-        assert_eq!(panic_message(&*from_string), "owned");
-        assert_eq!(panic_message(&*other), "a panic without a message");
     }
 }

@@ -47,6 +47,9 @@ struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     source: Option<BoxError>,
+    /// A user's error wrapped by [`Error::other`]: it speaks for itself
+    /// (its text is the message, its source the source), as `io::Error::other`.
+    transparent: bool,
 }
 
 /// Declares the error kinds: one line per kind gives the variant, its
@@ -136,20 +139,51 @@ impl Error {
     /// Wraps an error of user code, for failing a deferred or a stream with it.
     ///
     /// An `aleph::Error` passed in (even boxed) is returned as it is rather than
-    /// wrapped twice. The message is the wrapped error's own.
+    /// wrapped twice. As with `std::io::Error::other`, the wrapped error speaks
+    /// for itself: its text is the message, its `source()` the source, and
+    /// [`get_ref`](Error::get_ref) reaches it.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::error::Error as _;
+    ///
     /// let err = aleph::Error::other("upstream said no");
     /// assert!(err.is_other());
     /// assert_eq!(err.to_string(), "upstream said no");
+    /// assert!(err.source().is_none()); // the text is not repeated as a cause
     /// ```
     pub fn other<E>(error: E) -> Error
     where
         E: Into<Box<dyn StdError + Send + Sync + 'static>>,
     {
         Error::from_boxed(error.into())
+    }
+
+    /// The user's error wrapped by [`Error::other`], to downcast; `None` for
+    /// the errors aleph makes itself (their cause is behind `source()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Quota(u32);
+    /// impl std::fmt::Display for Quota {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "over quota by {}", self.0)
+    ///     }
+    /// }
+    /// impl std::error::Error for Quota {}
+    ///
+    /// let err = aleph::Error::other(Quota(3));
+    /// let quota = err.get_ref().and_then(|e| e.downcast_ref::<Quota>());
+    /// assert_eq!(quota.map(|q| q.0), Some(3));
+    /// ```
+    pub fn get_ref(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match (&self.inner.source, self.inner.transparent) {
+            (Some(wrapped), true) => Some(&**wrapped),
+            _ => None,
+        }
     }
 
     /// The kind of failure, to `match` on.
@@ -176,6 +210,7 @@ impl Error {
                 kind,
                 message: message.into(),
                 source: None,
+                transparent: false,
             }),
         }
     }
@@ -191,6 +226,7 @@ impl Error {
                 kind,
                 message: message.into(),
                 source: Some(source.into()),
+                transparent: false,
             }),
         }
     }
@@ -202,8 +238,9 @@ impl Error {
             Err(foreign) => Error {
                 inner: Arc::new(Inner {
                     kind: ErrorKind::Other,
-                    message: Cow::Owned(foreign.to_string()),
+                    message: Cow::Borrowed(""),
                     source: Some(foreign),
+                    transparent: true,
                 }),
             },
         }
@@ -240,7 +277,9 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.inner.message.is_empty() {
+        if let (Some(wrapped), true) = (&self.inner.source, self.inner.transparent) {
+            fmt::Display::fmt(wrapped, f)
+        } else if self.inner.message.is_empty() {
             f.write_str(self.inner.kind.as_str())
         } else {
             f.write_str(&self.inner.message)
@@ -252,7 +291,9 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("aleph::Error");
         d.field("kind", &self.inner.kind);
-        d.field("message", &self.inner.message);
+        if !self.inner.transparent {
+            d.field("message", &self.inner.message);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
@@ -268,10 +309,12 @@ impl fmt::Display for ErrorKind {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner
-            .source
-            .as_ref()
-            .map(|source| &**source as &(dyn StdError + 'static))
+        let source = self.inner.source.as_deref()?;
+        if self.inner.transparent {
+            source.source()
+        } else {
+            Some(source as &(dyn StdError + 'static))
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aleph::bytes::{self, Bytes};
-use aleph::net::{ListenSocket, Socket, INBOUND_CHUNKS, OUTBOUND_CHUNKS, READ_CHUNK};
+use aleph::net::{Buffers, ListenSocket, Socket};
 use aleph::stream::{self, ConnectOptions, Duplex};
 use aleph::tcp::{self, ConnectionInfo, RawStream, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{ClientTls, Identity, ServerTls};
@@ -284,16 +284,17 @@ async fn a_handler_that_never_reads_stops_the_server_reading_and_the_peer_writin
             Err(_) => break,
         }
     }
-    let bound = kernel_buffers() + (INBOUND_CHUNKS + 2) * READ_CHUNK + (1 << 20);
+    // What the server may hold: its read-ahead, and the chunk in the stream.
+    let read_ahead = Buffers::default().read_ahead;
+    let bound = kernel_buffers() + 2 * read_ahead + (1 << 20);
     assert!(
         accepted < bound,
         "the peer wrote {accepted} bytes without anyone reading (bound {bound})"
     );
     let description = server_side.description();
-    assert_eq!(description.capacity, INBOUND_CHUNKS, "{description}");
     assert!(
-        description.buffered <= INBOUND_CHUNKS,
-        "the server buffered more than INBOUND_CHUNKS: {description}"
+        description.buffered <= 1,
+        "the server's stream holds more than one chunk: {description}"
     );
 
     // Reading again releases the peer, and nothing was lost meanwhile.
@@ -313,7 +314,7 @@ async fn sends_to_a_peer_that_never_reads_wait_instead_of_buffering_without_boun
         move |conn: Conn, _info| {
             let report = report_tx.clone();
             async move {
-                let chunk = Bytes::from(vec![1u8; READ_CHUNK]);
+                let chunk = Bytes::from(vec![1u8; 64 * 1024]);
                 let mut sent = 0usize;
                 let outcome = loop {
                     if sent >= 64 << 20 {
@@ -339,12 +340,93 @@ async fn sends_to_a_peer_that_never_reads_wait_instead_of_buffering_without_boun
         .await
         .unwrap();
     let sent = within(report_rx.recv()).await.unwrap().unwrap();
-    let bound = kernel_buffers() + (OUTBOUND_CHUNKS + 2) * READ_CHUNK + (1 << 20);
+    // The write queue up to its high-water mark, plus a chunk in the stream
+    // and one being queued.
+    let bound =
+        kernel_buffers() + Buffers::default().write_high_water + 2 * (64 * 1024) + (1 << 20);
     assert!(
         sent < bound,
         "{sent} bytes were taken for a peer that never reads (bound {bound})"
     );
     drop(client);
+    within(server.close()).await;
+}
+
+#[tokio::test]
+async fn read_ahead_set_per_server_and_per_client_bounds_every_chunk() {
+    let small = Buffers {
+        read_ahead: 4096,
+        write_low_water: 2048,
+        write_high_water: 4096,
+    };
+    // An echo that fails its connection on a chunk over the server's bound.
+    let server = tcp::start_server(
+        |conn: Conn, _info| async move {
+            while let Some(chunk) = conn.recv().await {
+                if chunk.len() > 4096 {
+                    return Err(aleph::Error::other(format!("a {} byte chunk", chunk.len())));
+                }
+                conn.send(chunk).await?;
+            }
+            conn.close();
+            Ok(())
+        },
+        TcpServerOptions {
+            buffers: small,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let conn = within(tcp::client(TcpClientOptions {
+        buffers: small,
+        ..TcpClientOptions::new("127.0.0.1", server.port())
+    }))
+    .await
+    .unwrap();
+    let data = pattern(1 << 20, 11);
+    let sending = send_all(&conn, data.clone(), 64 * 1024);
+    let mut echoed = Vec::with_capacity(data.len());
+    while let Some(chunk) = within(conn.recv()).await {
+        assert!(chunk.len() <= 4096, "a chunk of {} bytes", chunk.len());
+        echoed.extend_from_slice(&chunk);
+    }
+    within(sending).await.unwrap();
+    assert!(conn.error().is_none(), "{:?}", conn.error());
+    assert!(echoed == data, "the echo differs from what was sent");
+    within(server.close()).await;
+}
+
+// ---- limits --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn at_max_connections_the_next_client_waits_until_one_ends() {
+    let server = echo_server(TcpServerOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let first = connect(server.port()).await;
+    first.send(Bytes::from("one")).await.unwrap();
+    assert_eq!(within(first.recv()).await.unwrap(), "one");
+
+    // The kernel completes the second connect (the backlog), but the server
+    // does not take it while the first is open: no echo comes.
+    let second = connect(server.port()).await;
+    second.send(Bytes::from("two")).await.unwrap();
+    assert!(
+        support::at_most(support::SHORT * 4, second.recv())
+            .await
+            .is_none(),
+        "a connection over the cap was served"
+    );
+    assert_eq!(server.connections(), 1);
+
+    first.close();
+    assert_eq!(within(first.recv()).await, None); // the echo closed its side
+    drop(first);
+    assert_eq!(within(second.recv()).await.unwrap(), "two");
+    drop(second);
     within(server.close()).await;
 }
 
@@ -630,7 +712,7 @@ async fn the_tls_handshake_is_done_before_the_handler_runs() {
     .await
     .unwrap();
 
-    let (raw, client_info) = within(tcp::connect_raw(TcpClientOptions {
+    let (raw, client_info) = within(tcp::client_raw(TcpClientOptions {
         tls: Some(client_tls.clone()),
         server_name: Some("localhost".into()),
         ..TcpClientOptions::new("127.0.0.1", server.port())
@@ -776,7 +858,7 @@ async fn alpn_and_sni_are_agreed_over_real_sockets() {
     .unwrap();
 
     for (name, identity) in [("localhost", &default), ("other.test", &other)] {
-        let (_stream, info) = within(tcp::connect_raw(TcpClientOptions {
+        let (_stream, info) = within(tcp::client_raw(TcpClientOptions {
             tls: Some(client_tls.clone()),
             server_name: Some(name.into()),
             ..TcpClientOptions::new("127.0.0.1", server.port())
@@ -982,7 +1064,7 @@ async fn an_untrusted_self_signed_server_is_a_tls_error() {
     .await
     .unwrap_err();
     assert!(err.is_tls(), "{:?}: {err}", err.kind());
-    let message = err.to_string();
+    let message = support::error_chain(&err);
     assert!(
         message.contains("UnknownIssuer"),
         "the reason is named: {message}"
@@ -1012,7 +1094,7 @@ async fn a_certificate_for_another_name_is_a_tls_error() {
     .await
     .unwrap_err();
     assert!(err.is_tls(), "{:?}: {err}", err.kind());
-    let message = err.to_string();
+    let message = support::error_chain(&err);
     assert!(
         message.contains("wrong host name") && message.contains("wrong.example"),
         "the reason is named: {message}"
@@ -1182,7 +1264,7 @@ fn tcp_options(stream: &TcpStream) -> (bool, bool, Option<Duration>) {
 async fn server_socket_options_reach_accepted_connections() {
     for (nodelay, keepalive) in [(true, Some(Duration::from_secs(30))), (false, None)] {
         let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
-        let server = tcp::start_raw_server(
+        let server = tcp::start_server_raw(
             move |stream: RawStream, _info| {
                 if let RawStream::Plain(Socket::Tcp(tcp)) = &stream {
                     let _ = seen_tx.send(tcp_options(tcp));
@@ -1219,7 +1301,7 @@ async fn client_socket_options_and_local_addr_are_applied() {
     .await
     .unwrap();
     let local = SocketAddr::from(([127, 0, 0, 1], support::peers::free_port()));
-    let (stream, info) = within(tcp::connect_raw(TcpClientOptions {
+    let (stream, info) = within(tcp::client_raw(TcpClientOptions {
         nodelay: false,
         keepalive: Some(Duration::from_secs(45)),
         local_addr: Some(local),
@@ -1250,7 +1332,7 @@ async fn client_socket_options_and_local_addr_are_applied() {
 
 /// A raw server that reads the whole request and answers it in upper case.
 async fn upper_case_raw_server(tls: Option<ServerTls>) -> Server {
-    tcp::start_raw_server(
+    tcp::start_server_raw(
         |mut stream: RawStream, info: ConnectionInfo| async move {
             assert_eq!(
                 info.tls.is_some(),
@@ -1279,7 +1361,7 @@ async fn upper_case_raw_server(tls: Option<ServerTls>) -> Server {
 #[tokio::test]
 async fn raw_mode_hands_both_sides_the_tokio_stream() {
     let server = upper_case_raw_server(None).await;
-    let (mut stream, _info) = within(tcp::connect_raw(TcpClientOptions::new(
+    let (mut stream, _info) = within(tcp::client_raw(TcpClientOptions::new(
         "127.0.0.1",
         server.port(),
     )))
@@ -1298,7 +1380,7 @@ async fn raw_mode_hands_both_sides_the_tokio_stream() {
 async fn raw_mode_works_over_tls() {
     let (server_tls, client_tls) = tls_pair();
     let server = upper_case_raw_server(Some(server_tls)).await;
-    let (mut stream, info) = within(tcp::connect_raw(TcpClientOptions {
+    let (mut stream, info) = within(tcp::client_raw(TcpClientOptions {
         tls: Some(client_tls),
         ..TcpClientOptions::new("127.0.0.1", server.port())
     }))

@@ -232,17 +232,6 @@ async fn mutual_tls_server(
     (server, chains_rx)
 }
 
-/// An error and its sources, joined by ": ".
-fn error_chain(err: &aleph::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
-
 fn leaf_der(path: &std::path::Path) -> CertificateDer<'static> {
     CertificateDer::from_pem_file(path).unwrap()
 }
@@ -364,7 +353,7 @@ async fn mutual_tls_with_our_client_and_an_openssl_made_client_certificate() {
             let err = conn
                 .error()
                 .expect("the connection ends with the server's alert");
-            let chain = error_chain(&err);
+            let chain = support::error_chain(&err);
             assert!(chain.contains("CertificateRequired"), "{chain}");
         }
     }
@@ -415,7 +404,7 @@ async fn our_tls_client_gets_an_echo_from_a_python_tls_server() {
     let certs = Certs::generate().await;
     let python = peers::python_tls_echo_server(&certs, false).await;
     let tls = ClientTls::trusting_pem(&std::fs::read(certs.ca()).unwrap()).unwrap();
-    let (stream, info) = within(tcp::connect_raw(TcpClientOptions {
+    let (stream, info) = within(tcp::client_raw(TcpClientOptions {
         tls: Some(tls.clone()),
         ..TcpClientOptions::new("localhost", python.port())
     }))
@@ -505,7 +494,10 @@ async fn our_tls_client_refuses_a_python_server_whose_certificate_it_does_not_tr
     .await
     .unwrap_err();
     assert!(err.is_tls(), "{:?}: {err}", err.kind());
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(
+        support::error_chain(&err).contains("UnknownIssuer"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -12,14 +12,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aleph::bytes::Bytes;
-use aleph::stream::Duplex;
-use aleph::udp::{self, Multicast, Overflow, Packet, Peer, UdpOptions};
+
+use aleph::udp::{self, Multicast, Overflow, Packet, Peer, Socket, UdpOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use support::peers::{fixture, require, run, INSTALL, PEER_LIMIT};
 use support::{at_most, within, LIMIT, SHORT};
-
-type Socket = Duplex<Packet, Packet>;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const LOCALHOST_V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -29,7 +27,7 @@ const LOCALHOST_V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 /// Options binding `host` on a free port.
 fn on(host: IpAddr) -> UdpOptions {
     UdpOptions {
-        port: Some(0),
+        port: 0,
         host,
         ..UdpOptions::default()
     }
@@ -55,7 +53,8 @@ fn answer(socket: Socket, prefix: &'static str) -> tokio::task::JoinHandle<()> {
             let mut reply = prefix.as_bytes().to_vec();
             reply.extend_from_slice(&packet.message);
             let to = packet.addr().expect("incoming packets carry an address");
-            udp::send(&socket, Packet::new(to, reply))
+            socket
+                .send_to(Packet::new(to, reply))
                 .await
                 .expect("send the reply");
         }
@@ -129,12 +128,12 @@ async fn python_udp_echo(host: IpAddr) -> PythonEcho {
 async fn two_sockets_exchange_packets_both_ways() {
     let a = bound(on(LOCALHOST)).await;
     let b = bound(on(LOCALHOST)).await;
-    let a_addr = udp::local_addr(&a).expect("a bound socket knows its address");
-    let b_addr = udp::local_addr(&b).expect("a bound socket knows its address");
+    let a_addr = a.local_addr();
+    let b_addr = b.local_addr();
     assert_eq!(a_addr.ip(), LOCALHOST);
     assert_ne!(a_addr.port(), 0, "port 0 binds a free port");
 
-    within(udp::send(&a, Packet::new(b_addr, "ping")))
+    within(a.send_to(Packet::new(b_addr, "ping")))
         .await
         .expect("send to b");
     let got = next(&b).await;
@@ -142,20 +141,17 @@ async fn two_sockets_exchange_packets_both_ways() {
     assert_eq!(got.peer, Peer::Addr(a_addr));
     assert_eq!(got.addr(), Some(a_addr));
 
-    within(udp::send(
-        &b,
-        Packet::new(a_addr, Bytes::from_static(b"pong")),
-    ))
-    .await
-    .expect("send back to a");
+    within(b.send_to(Packet::new(a_addr, Bytes::from_static(b"pong"))))
+        .await
+        .expect("send back to a");
     assert_eq!(next(&a).await, Packet::new(b_addr, "pong"));
 }
 
 #[tokio::test]
 async fn packets_sent_through_the_duplex_arrive_in_order() {
-    let a = bound(on(LOCALHOST)).await;
+    let a = bound(on(LOCALHOST)).await.into_duplex();
     let b = bound(on(LOCALHOST)).await;
-    let b_addr = udp::local_addr(&b).unwrap();
+    let b_addr = b.local_addr();
     for i in 0..20 {
         within(a.send(Packet::new(b_addr, format!("n{i}"))))
             .await
@@ -169,10 +165,10 @@ async fn packets_sent_through_the_duplex_arrive_in_order() {
 #[tokio::test]
 async fn an_answering_task_echoes_with_its_prefix() {
     let server = bound(on(LOCALHOST)).await;
-    let server_addr = udp::local_addr(&server).unwrap();
+    let server_addr = server.local_addr();
     let task = answer(server, "re:");
     let client = bound(on(LOCALHOST)).await;
-    within(udp::send(&client, Packet::new(server_addr, "x")))
+    within(client.send_to(Packet::new(server_addr, "x")))
         .await
         .unwrap();
     let reply = next(&client).await;
@@ -188,7 +184,7 @@ async fn a_python_echo_server_answers_our_socket() {
     let peer = python_udp_echo(LOCALHOST).await;
     let socket = bound(on(LOCALHOST)).await;
     for message in ["hello", "", "third datagram"] {
-        within(udp::send(&socket, Packet::new(peer.addr, message)))
+        within(socket.send_to(Packet::new(peer.addr, message)))
             .await
             .expect("send to the Python peer");
         let reply = next(&socket).await;
@@ -200,7 +196,7 @@ async fn a_python_echo_server_answers_our_socket() {
 #[tokio::test]
 async fn a_python_client_gets_our_reply() {
     let server = bound(on(LOCALHOST)).await;
-    let addr = udp::local_addr(&server).unwrap();
+    let addr = server.local_addr();
     let task = answer(server, "aleph:");
     let script = fixture("udp_echo.py");
     let port = addr.port().to_string();
@@ -230,7 +226,7 @@ async fn a_python_client_gets_our_reply() {
 async fn a_python_echo_server_on_ipv6_answers_our_socket() {
     let peer = python_udp_echo(LOCALHOST_V6).await;
     let socket = bound(on(LOCALHOST_V6)).await;
-    within(udp::send(&socket, Packet::new(peer.addr, "six")))
+    within(socket.send_to(Packet::new(peer.addr, "six")))
         .await
         .unwrap();
     let reply = next(&socket).await;
@@ -243,29 +239,26 @@ async fn a_python_echo_server_on_ipv6_answers_our_socket() {
 #[tokio::test]
 async fn a_packet_to_localhost_is_resolved_and_arrives() {
     let server = bound(on(LOCALHOST)).await;
-    let port = udp::local_addr(&server).unwrap().port();
+    let port = server.local_addr().port();
     let client = bound(on(LOCALHOST)).await;
-    within(udp::send(
-        &client,
-        Packet::to_host("localhost", port, "by name"),
-    ))
-    .await
-    .expect("localhost resolves to an IPv4 address");
+    within(client.send_to(Packet::to_host("localhost", port, "by name")))
+        .await
+        .expect("localhost resolves to an IPv4 address");
     let got = next(&server).await;
     assert_eq!(got.message, "by name");
-    assert_eq!(got.addr(), udp::local_addr(&client));
+    assert_eq!(got.addr(), Some(client.local_addr()));
 }
 
 #[tokio::test]
 async fn an_ephemeral_socket_sends_and_receives_the_reply() {
     let server = bound(on(LOCALHOST)).await;
-    let server_addr = udp::local_addr(&server).unwrap();
+    let server_addr = server.local_addr();
     let task = answer(server, "back:");
     let client = bound(UdpOptions::default()).await;
-    let local = udp::local_addr(&client).expect("an ephemeral socket is bound too");
+    let local = client.local_addr();
     assert_ne!(local.port(), 0);
-    assert_eq!(local.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    within(udp::send(&client, Packet::new(server_addr, "hi")))
+    assert_eq!(local.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST)); // loopback by default, as TCP
+    within(client.send_to(Packet::new(server_addr, "hi")))
         .await
         .unwrap();
     let reply = next(&client).await;
@@ -278,14 +271,12 @@ async fn an_ephemeral_socket_sends_and_receives_the_reply() {
 async fn ipv6_sockets_on_the_loopback_exchange_packets() {
     let a = bound(on(LOCALHOST_V6)).await;
     let b = bound(on(LOCALHOST_V6)).await;
-    let a_addr = udp::local_addr(&a).unwrap();
-    let b_addr = udp::local_addr(&b).unwrap();
+    let a_addr = a.local_addr();
+    let b_addr = b.local_addr();
     assert!(a_addr.is_ipv6());
-    within(udp::send(&a, Packet::new(b_addr, "v6")))
-        .await
-        .unwrap();
+    within(a.send_to(Packet::new(b_addr, "v6"))).await.unwrap();
     assert_eq!(next(&b).await, Packet::new(a_addr, "v6"));
-    within(udp::send(&b, Packet::new(a_addr, "v6 back")))
+    within(b.send_to(Packet::new(a_addr, "v6 back")))
         .await
         .unwrap();
     assert_eq!(next(&a).await, Packet::new(b_addr, "v6 back"));
@@ -296,16 +287,13 @@ async fn a_send_to_an_address_of_the_other_family_fails_and_the_socket_keeps_wor
     let v4 = bound(on(LOCALHOST)).await;
     let peer = bound(on(LOCALHOST)).await;
     let v6_dest = SocketAddr::new(LOCALHOST_V6, 9);
-    let err = within(udp::send(&v4, Packet::new(v6_dest, "wrong family")))
+    let err = within(v4.send_to(Packet::new(v6_dest, "wrong family")))
         .await
         .expect_err("an IPv4 socket cannot send to ::1");
     assert!(err.is_io(), "{err:?}");
-    within(udp::send(
-        &v4,
-        Packet::new(udp::local_addr(&peer).unwrap(), "ok"),
-    ))
-    .await
-    .unwrap();
+    within(v4.send_to(Packet::new(peer.local_addr(), "ok")))
+        .await
+        .unwrap();
     assert_eq!(next(&peer).await.message, "ok");
 }
 
@@ -313,17 +301,14 @@ async fn a_send_to_an_address_of_the_other_family_fails_and_the_socket_keeps_wor
 async fn a_host_without_an_address_of_the_sockets_family_is_a_dns_error() {
     let v6 = bound(on(LOCALHOST_V6)).await;
     let peer = bound(on(LOCALHOST_V6)).await;
-    let err = within(udp::send(&v6, Packet::to_host("127.0.0.1", 9, "x")))
+    let err = within(v6.send_to(Packet::to_host("127.0.0.1", 9, "x")))
         .await
         .expect_err("127.0.0.1 has no IPv6 address");
     assert!(err.is_dns(), "{err:?}");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
-    within(udp::send(
-        &v6,
-        Packet::new(udp::local_addr(&peer).unwrap(), "ok"),
-    ))
-    .await
-    .expect("the socket keeps working");
+    within(v6.send_to(Packet::new(peer.local_addr(), "ok")))
+        .await
+        .expect("the socket keeps working");
     assert_eq!(next(&peer).await.message, "ok");
 }
 
@@ -333,16 +318,16 @@ async fn a_host_without_an_address_of_the_sockets_family_is_a_dns_error() {
 async fn overflow(policy: Overflow) -> (Socket, Vec<Bytes>) {
     const SENT: u64 = 50;
     let receiver = bound(UdpOptions {
-        queue: 4,
+        recv_queue: 4,
         overflow: policy,
         recv_buffer_size: Some(1 << 20),
         ..on(LOCALHOST)
     })
     .await;
-    let to = udp::local_addr(&receiver).unwrap();
+    let to = receiver.local_addr();
     let sender = bound(on(LOCALHOST)).await;
     for i in 0..SENT {
-        within(udp::send(&sender, Packet::new(to, format!("p{i:02}"))))
+        within(sender.send_to(Packet::new(to, format!("p{i:02}"))))
             .await
             .expect("send");
     }
@@ -373,9 +358,9 @@ async fn a_full_queue_that_drops_the_oldest_keeps_the_last_packets() {
 #[tokio::test]
 async fn the_socket_keeps_receiving_after_its_queue_overflowed() {
     let (receiver, _) = overflow(Overflow::DropNewest).await;
-    let to = udp::local_addr(&receiver).unwrap();
+    let to = receiver.local_addr();
     let sender = bound(on(LOCALHOST)).await;
-    within(udp::send(&sender, Packet::new(to, "later")))
+    within(sender.send_to(Packet::new(to, "later")))
         .await
         .unwrap();
     assert_eq!(next(&receiver).await.message, "later");
@@ -389,12 +374,12 @@ async fn datagrams_longer_than_max_datagram_size_are_cut() {
         ..on(LOCALHOST)
     })
     .await;
-    let to = udp::local_addr(&receiver).unwrap();
+    let to = receiver.local_addr();
     let sender = bound(on(LOCALHOST)).await;
     // Short ones first, so the receive buffer has been split and regrown.
     let long = vec![b'x'; 100];
     for message in [&b"short"[..], &long, b"tiny", &long] {
-        within(udp::send(&sender, Packet::new(to, message.to_vec())))
+        within(sender.send_to(Packet::new(to, message.to_vec())))
             .await
             .unwrap();
     }
@@ -416,13 +401,13 @@ async fn datagrams_longer_than_max_datagram_size_are_cut() {
 async fn an_oversized_datagram_fails_its_send_and_the_socket_keeps_working() {
     let socket = bound(on(LOCALHOST)).await;
     let peer = bound(on(LOCALHOST)).await;
-    let to = udp::local_addr(&peer).unwrap();
-    let err = within(udp::send(&socket, Packet::new(to, vec![0u8; 70_000])))
+    let to = peer.local_addr();
+    let err = within(socket.send_to(Packet::new(to, vec![0u8; 70_000])))
         .await
         .expect_err("70 000 bytes exceed the largest UDP datagram");
     assert!(err.is_io(), "{err:?}");
     assert!(err.to_string().contains("70000"), "{err}");
-    within(udp::send(&socket, Packet::new(to, "after")))
+    within(socket.send_to(Packet::new(to, "after")))
         .await
         .expect("the socket keeps working");
     assert_eq!(next(&peer).await.message, "after");
@@ -436,7 +421,7 @@ async fn an_oversized_datagram_fails_its_send_and_the_socket_keeps_working() {
 async fn a_broadcast_without_the_option_is_refused() {
     let socket = bound(on(LOCALHOST)).await;
     for dest in [Ipv4Addr::BROADCAST, Ipv4Addr::new(127, 255, 255, 255)] {
-        let err = within(udp::send(&socket, Packet::new((dest, 9).into(), "all")))
+        let err = within(socket.send_to(Packet::new((dest, 9).into(), "all")))
             .await
             .expect_err("no SO_BROADCAST: the kernel refuses");
         assert!(err.is_io(), "{err:?}");
@@ -458,19 +443,19 @@ async fn a_broadcast_on_the_loopback_arrives_with_the_option() {
 async fn broadcast_arrives(dest: Ipv4Addr) {
     // Bound to 0.0.0.0: a socket bound to 127.0.0.1 does not take broadcasts.
     let receiver = bound(on(IpAddr::V4(Ipv4Addr::UNSPECIFIED))).await;
-    let port = udp::local_addr(&receiver).unwrap().port();
+    let port = receiver.local_addr().port();
     let sender = bound(UdpOptions {
         broadcast: true,
         ..on(LOCALHOST)
     })
     .await;
     let dest = SocketAddr::from((dest, port));
-    within(udp::send(&sender, Packet::new(dest, "everyone")))
+    within(sender.send_to(Packet::new(dest, "everyone")))
         .await
         .expect("SO_BROADCAST allows the send");
     let got = next(&receiver).await;
     assert_eq!(got.message, "everyone");
-    assert_eq!(got.addr(), udp::local_addr(&sender));
+    assert_eq!(got.addr(), Some(sender.local_addr()));
 }
 
 // ---- multicast ----------------------------------------------------------------------------
@@ -488,7 +473,7 @@ async fn a_multicast_group_on_the_loopback_receives_what_is_sent_to_it() {
         ..on(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     })
     .await;
-    let port = udp::local_addr(&receiver).unwrap().port();
+    let port = receiver.local_addr().port();
     // Bound to 127.0.0.1, the sender's multicast leaves through lo.
     let sender = bound(UdpOptions {
         multicast_loop: Some(true),
@@ -496,15 +481,12 @@ async fn a_multicast_group_on_the_loopback_receives_what_is_sent_to_it() {
         ..on(LOCALHOST)
     })
     .await;
-    within(udp::send(
-        &sender,
-        Packet::new((group, port).into(), "to the group"),
-    ))
-    .await
-    .expect("send to the group");
+    within(sender.send_to(Packet::new((group, port).into(), "to the group")))
+        .await
+        .expect("send to the group");
     let got = next(&receiver).await;
     assert_eq!(got.message, "to the group");
-    assert_eq!(got.addr(), udp::local_addr(&sender));
+    assert_eq!(got.addr(), Some(sender.local_addr()));
 }
 
 /// This sandbox (and a default Linux) has no multicast route on lo, so a
@@ -523,8 +505,8 @@ async fn a_raw_sender_with_the_loopback_as_multicast_interface_reaches_the_group
         ..on(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     })
     .await;
-    let port = udp::local_addr(&receiver).unwrap().port();
-    let sender = within(udp::bind(&UdpOptions {
+    let port = receiver.local_addr().port();
+    let sender = within(udp::socket_raw(UdpOptions {
         multicast_loop: Some(true),
         multicast_ttl: Some(1),
         ..UdpOptions::default()
@@ -561,7 +543,7 @@ async fn joining_an_address_that_is_not_multicast_fails_naming_the_group() {
 
 #[tokio::test]
 async fn raw_mode_hands_out_a_tokio_socket_with_the_options_applied() {
-    let raw = within(udp::bind(&UdpOptions {
+    let raw = within(udp::socket_raw(UdpOptions {
         broadcast: true,
         multicast_ttl: Some(3),
         multicast_loop: Some(false),
@@ -576,7 +558,7 @@ async fn raw_mode_hands_out_a_tokio_socket_with_the_options_applied() {
     assert_eq!(addr.ip(), LOCALHOST);
     assert_ne!(addr.port(), 0);
 
-    let v6 = within(udp::bind(&UdpOptions {
+    let v6 = within(udp::socket_raw(UdpOptions {
         multicast_ttl: Some(5),
         multicast_loop: Some(false),
         ..on(LOCALHOST_V6)
@@ -586,12 +568,12 @@ async fn raw_mode_hands_out_a_tokio_socket_with_the_options_applied() {
     assert_eq!(socket2::SockRef::from(&v6).multicast_hops_v6().unwrap(), 5);
     assert!(!v6.multicast_loop_v6().unwrap());
 
-    let plain = within(udp::bind(&on(LOCALHOST))).await.unwrap();
+    let plain = within(udp::socket_raw(on(LOCALHOST))).await.unwrap();
     assert!(!plain.broadcast().unwrap());
 
     // It is an ordinary tokio socket: talk to an aleph one.
     let socket = bound(on(LOCALHOST)).await;
-    let to = udp::local_addr(&socket).unwrap();
+    let to = socket.local_addr();
     within(raw.send_to(b"raw", to)).await.unwrap();
     assert_eq!(next(&socket).await, Packet::new(addr, "raw"));
 }
@@ -601,7 +583,7 @@ async fn raw_mode_hands_out_a_tokio_socket_with_the_options_applied() {
 #[tokio::test]
 async fn dropping_every_clone_frees_the_port() {
     let socket = bound(on(LOCALHOST)).await;
-    let addr = udp::local_addr(&socket).unwrap();
+    let addr = socket.local_addr();
     let clone = socket.clone();
     drop(socket);
     // A clone keeps the socket open.
@@ -624,9 +606,9 @@ async fn dropping_every_clone_frees_the_port() {
 async fn a_send_on_a_closed_socket_is_a_closed_error() {
     let socket = bound(on(LOCALHOST)).await;
     let peer = bound(on(LOCALHOST)).await;
-    let to = udp::local_addr(&peer).unwrap();
+    let to = peer.local_addr();
     socket.close();
-    let err = within(udp::send(&socket, Packet::new(to, "late")))
+    let err = within(socket.send_to(Packet::new(to, "late")))
         .await
         .expect_err("the socket is closed");
     assert!(err.is_closed(), "{err:?}");
@@ -636,12 +618,10 @@ async fn a_send_on_a_closed_socket_is_a_closed_error() {
 #[tokio::test]
 async fn a_closed_socket_still_receives() {
     let socket = bound(on(LOCALHOST)).await;
-    let to = udp::local_addr(&socket).unwrap();
+    let to = socket.local_addr();
     socket.close();
     let sender = bound(on(LOCALHOST)).await;
-    within(udp::send(&sender, Packet::new(to, "in")))
-        .await
-        .unwrap();
+    within(sender.send_to(Packet::new(to, "in"))).await.unwrap();
     assert_eq!(next(&socket).await.message, "in");
 }
 
@@ -657,7 +637,7 @@ async fn a_running_socket_joins_and_leaves_a_multicast_group() {
         ..on(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     })
     .await;
-    let port = udp::local_addr(&receiver).unwrap().port();
+    let port = receiver.local_addr().port();
     let sender = bound(UdpOptions {
         multicast_loop: Some(true),
         multicast_ttl: Some(1),
@@ -666,26 +646,61 @@ async fn a_running_socket_joins_and_leaves_a_multicast_group() {
     .await;
     let to_group = SocketAddr::new(group.group, port);
 
-    udp::join(&receiver, &group).expect("join on a running socket");
-    within(udp::send(&sender, Packet::new(to_group, "joined")))
+    receiver.join(&group).expect("join on a running socket");
+    within(sender.send_to(Packet::new(to_group, "joined")))
         .await
         .unwrap();
     assert_eq!(next(&receiver).await.message, "joined");
 
-    udp::leave(&receiver, &group).expect("leave the group joined");
-    let err = udp::leave(&receiver, &group).expect_err("leaving twice is refused");
+    receiver.leave(&group).expect("leave the group joined");
+    let err = receiver
+        .leave(&group)
+        .expect_err("leaving twice is refused");
     assert!(
         err.is_io() && err.to_string().contains("239.255.42.101"),
         "{err}"
     );
-    within(udp::send(&sender, Packet::new(to_group, "left")))
+    within(sender.send_to(Packet::new(to_group, "left")))
         .await
         .unwrap();
     assert!(
-        receiver
-            .recv_timeout(Duration::from_millis(300))
+        at_most(Duration::from_millis(300), receiver.recv())
             .await
-            .is_err(),
+            .is_none(),
         "nothing arrives once the group is left"
     );
+}
+
+#[tokio::test]
+async fn a_failed_send_through_the_duplex_is_counted_and_the_socket_keeps_working() {
+    let peer = bound(on(LOCALHOST)).await;
+    let to = peer.local_addr();
+    let duplex = bound(on(LOCALHOST)).await.into_duplex();
+    // Too large for UDP: the socket's task fails it, logs it and goes on.
+    within(duplex.send(Packet::new(to, vec![0u8; 70_000])))
+        .await
+        .expect("the duplex queues it");
+    within(duplex.send(Packet::new(to, "after")))
+        .await
+        .expect("the duplex still takes packets");
+    assert_eq!(next(&peer).await.message, "after");
+}
+
+#[tokio::test]
+async fn without_reuse_address_a_port_clash_is_an_io_error_naming_the_address() {
+    let first = bound(UdpOptions {
+        reuse_address: false,
+        ..on(LOCALHOST)
+    })
+    .await;
+    let port = first.local_addr().port();
+    let err = within(udp::socket(UdpOptions {
+        port,
+        reuse_address: false,
+        ..on(LOCALHOST)
+    }))
+    .await
+    .expect_err("the port is taken");
+    assert!(err.is_io(), "{err:?}");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
 }

@@ -80,14 +80,15 @@ pub fn run(settings: &Settings) -> Result<Report, String> {
     let (runtime, workers) = crate::measure::runtime()?;
     let (aleph_addr, raw_addr) = runtime.block_on(async {
         let sock = udp::socket(UdpOptions {
-            port: Some(0),
+            port: 0,
             host: LOOPBACK,
             ..Default::default()
         })
         .await
         .map_err(|e| format!("cannot start aleph's UDP echo: {e}"))?;
-        let addr = udp::local_addr(&sock).ok_or("aleph's UDP echo has no address")?;
+        let addr = sock.local_addr();
         // Each incoming packet carries its sender: sending it back is the echo.
+        let sock = sock.into_duplex();
         stream::connect(sock.clone(), sock, ConnectOptions::default());
         let raw = start_raw_echo().await?;
         Ok::<_, String>((addr, raw))

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use slab::Slab;
-use tokio::sync::Notify;
-use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::deferred::Deferred;
 
@@ -50,6 +48,7 @@ struct Inner {
     local_addr: Option<SocketAddr>,
     unix_path: Option<PathBuf>,
     shutdown_timeout: Duration,
+    /// Cancelled by `close`: the accept loop stops and drops its listener.
     stop: CancellationToken,
     accepting: Mutex<Option<tokio::task::JoinHandle<()>>>,
     connections: Connections,
@@ -73,7 +72,10 @@ impl Server {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let stop = CancellationToken::new();
-        let connections = Connections::default();
+        let connections = Connections {
+            tracker: TaskTracker::new(),
+            cut: CancellationToken::new(),
+        };
         let task = tokio::spawn(accept(stop.clone(), connections.clone()));
         Server {
             inner: Arc::new(Inner {
@@ -222,7 +224,9 @@ impl Server {
     /// socket's file removed), then waits for open connections to end on their
     /// own, for at most the shutdown timeout of the server's options; those
     /// still open then are closed. Calling it again, or from several clones,
-    /// waits for the same shutdown.
+    /// waits for the same shutdown. A handler that stops its own server
+    /// should spawn the `close` rather than await it: its own connection is
+    /// one of those `close` waits for, so it would wait out the timeout.
     ///
     /// # Cancel safety
     ///
@@ -269,17 +273,18 @@ impl Server {
                 if let Some(task) = accepting {
                     let _ = task.await;
                 }
-                let idle = inner.connections.idle();
-                if tokio::time::timeout(inner.shutdown_timeout, idle)
+                let tracker = &inner.connections.tracker;
+                tracker.close();
+                if tokio::time::timeout(inner.shutdown_timeout, tracker.wait())
                     .await
                     .is_err()
                 {
                     tracing::debug!(
-                        open = inner.connections.len(),
+                        open = tracker.len(),
                         "shutdown timeout passed: closing the rest"
                     );
-                    inner.connections.abort_all();
-                    inner.connections.idle().await;
+                    inner.connections.cut.cancel();
+                    tracker.wait().await;
                 }
                 inner.closed.success(());
             });
@@ -324,16 +329,14 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// The tasks serving a server's open connections.
-#[derive(Clone, Default)]
+/// The tasks serving a server's open connections: tracked until they end,
+/// and cut short together when the shutdown timeout passes.
+#[derive(Clone)]
 pub(crate) struct Connections {
-    inner: Arc<ConnectionsInner>,
-}
-
-#[derive(Default)]
-struct ConnectionsInner {
-    tasks: Mutex<Slab<Option<AbortHandle>>>,
-    idle: Notify,
+    tracker: TaskTracker,
+    /// Cancelled when the shutdown timeout passes: every connection's future
+    /// is dropped where it stands (its streams end with an error).
+    cut: CancellationToken,
 }
 
 impl Connections {
@@ -342,57 +345,19 @@ impl Connections {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        // The lock is held across the spawn so that the task's removal of its
-        // entry cannot come before the entry exists.
-        let mut tasks = self.inner.tasks.lock();
-        let entry = tasks.vacant_entry();
-        let key = entry.key();
-        let inner = self.inner.clone();
-        let task = tokio::spawn(async move {
-            let _done = Untrack { inner, key };
-            serve.await;
+        // A child token of its own: polling a shared token's future from
+        // every connection's task would contend on one lock.
+        let cut = self.cut.child_token();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                biased;
+                () = serve => {}
+                () = cut.cancelled() => {}
+            }
         });
-        entry.insert(Some(task.abort_handle()));
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.inner.tasks.lock().len()
-    }
-
-    /// Completes once no connection is open.
-    async fn idle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            if self.len() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    fn abort_all(&self) {
-        for (_, task) in self.inner.tasks.lock().iter() {
-            if let Some(task) = task {
-                task.abort();
-            }
-        }
-    }
-}
-
-/// Removes a connection's entry when its task ends, however it ends.
-struct Untrack {
-    inner: Arc<ConnectionsInner>,
-    key: usize,
-}
-
-impl Drop for Untrack {
-    fn drop(&mut self) {
-        let mut tasks = self.inner.tasks.lock();
-        tasks.try_remove(self.key);
-        let empty = tasks.is_empty();
-        drop(tasks);
-        if empty {
-            self.inner.idle.notify_waiters();
-        }
+        self.tracker.len()
     }
 }

@@ -28,9 +28,9 @@ use tokio::net::{TcpStream, UnixStream};
 ///     })
 /// }
 ///
-/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+/// let server = tcp::start_server_raw(|_stream, _info| {}, TcpServerOptions::default()).await?;
 /// let (stream, _info) =
-///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+///     tcp::client_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
 /// let RawStream::Plain(socket) = stream else { unreachable!("no TLS was asked for") };
 /// assert_eq!(describe(&socket)?, format!("TCP to 127.0.0.1:{}", server.port()));
 /// drop(socket);

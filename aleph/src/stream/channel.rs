@@ -242,6 +242,35 @@ impl<T> Channel<T> {
         }
     }
 
+    /// Sets what [`description`](Channel::description) says feeds this
+    /// channel: a protocol's name (`"tcp"`, `"udp"`, ...) and the addresses of
+    /// the socket behind it. For code that feeds a channel from a connection,
+    /// so that a stuck pipeline can be traced to its socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::Channel;
+    ///
+    /// let ch = Channel::<u8>::buffered(1);
+    /// let local = "127.0.0.1:4000".parse().ok();
+    /// ch.describe_as("udp", local, None);
+    /// let d = ch.description();
+    /// assert_eq!((d.kind, d.local_addr, d.peer_addr), ("udp", local, None));
+    /// ```
+    pub fn describe_as(
+        &self,
+        kind: &'static str,
+        local_addr: Option<std::net::SocketAddr>,
+        peer_addr: Option<std::net::SocketAddr>,
+    ) {
+        self.shared.set_meta(|meta| {
+            meta.kind = kind;
+            meta.local_addr = local_addr;
+            meta.peer_addr = peer_addr;
+        });
+    }
+
     /// A send-only handle on this channel.
     ///
     /// # Examples
@@ -1034,5 +1063,35 @@ impl<T> Future for EventFuture<'_, T> {
 impl<T> Drop for EventFuture<'_, T> {
     fn drop(&mut self) {
         self.shared.cancel_event(self.drained, &mut self.key);
+    }
+}
+
+// Futures say which channel they wait on (its description) and whether they
+// are parked; the value a send carries is left out (`T` may not be `Debug`).
+impl<T> std::fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("channel", &self.shared.describe())
+            .field("parked", &self.waiter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("channel", &self.shared.describe())
+            .field("parked", &self.waiter.is_some())
+            .finish()
+    }
+}
+
+impl<T> std::fmt::Debug for EventFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventFuture")
+            .field("channel", &self.shared.describe())
+            .field("drained", &self.drained)
+            .field("parked", &self.key.is_some())
+            .finish()
     }
 }

@@ -38,7 +38,6 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
@@ -63,9 +62,6 @@ pub(crate) struct Meta {
     pub(crate) label: Option<String>,
     pub(crate) peer_addr: Option<SocketAddr>,
     pub(crate) local_addr: Option<SocketAddr>,
-    /// What the protocol behind the channel keeps with it (a UDP socket, so
-    /// that calls on the duplex can reach it).
-    pub(crate) attachment: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// What a send does when the channel is full.
@@ -801,10 +797,6 @@ impl<T> Shared<T> {
     }
 
     // ---- description -----------------------------------------------------
-
-    pub(crate) fn attachment(&self) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
-        self.state.lock().meta.attachment.clone()
-    }
 
     pub(crate) fn set_meta(&self, f: impl FnOnce(&mut Meta)) {
         f(&mut self.state.lock().meta);

@@ -70,5 +70,4 @@ pub use ops::{
 pub use sink::ChannelSink;
 
 pub(crate) use adapt::block_on;
-pub(crate) use core::{Meta, Overflow};
 pub(crate) use source::Source;

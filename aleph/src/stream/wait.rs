@@ -100,12 +100,6 @@ fn run_hooks(hooks: Vec<Hook>) {
     }
 }
 
-pub(crate) fn run_hooks_catching(hooks: Vec<Hook>) -> Option<Box<dyn std::any::Any + Send>> {
-    let mut first_panic = None;
-    for hook in hooks {
-        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
-            first_panic.get_or_insert(panic);
-        }
-    }
-    first_panic
+pub(crate) fn run_hooks_catching(hooks: Vec<Hook>) -> Option<crate::panic::Payload> {
+    crate::panic::run_all(hooks)
 }

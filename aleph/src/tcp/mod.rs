@@ -31,13 +31,20 @@
 //!
 //! # Backpressure
 //!
-//! Each connection reads at most [`READ_CHUNK`](crate::net::READ_CHUNK) bytes
-//! at a time and holds at most [`INBOUND_CHUNKS`](crate::net::INBOUND_CHUNKS)
-//! chunks the handler has not taken: while they wait, the socket is not read,
-//! so a slow consumer slows the peer down. Sends wait once
-//! [`OUTBOUND_CHUNKS`](crate::net::OUTBOUND_CHUNKS) chunks are queued and the
-//! kernel's send buffer is full, so a peer that never reads cannot make the
-//! process buffer without bound.
+//! What a connection holds is bounded in bytes, each way, by the options'
+//! [`Buffers`](crate::net::Buffers): it reads at most
+//! [`read_ahead`](crate::net::Buffers::read_ahead) bytes (64 KiB) ahead of
+//! the handler and then stops reading, so a slow consumer slows the peer
+//! down; and sends wait once
+//! [`write_high_water`](crate::net::Buffers::write_high_water) bytes (64 KiB)
+//! are queued and the kernel's send buffer is full, so a peer that never
+//! reads cannot make the process buffer without bound.
+//!
+//! # Raw mode
+//!
+//! [`start_server_raw`] and [`client_raw`] take the same options and hand out
+//! the connection as tokio sees it ([`RawStream`]); see
+//! [`net`](crate::net#raw-mode) for the naming.
 //!
 //! # Closing
 //!
@@ -45,33 +52,19 @@
 //! then the peer sees the end (a FIN); what the peer still sends can be read
 //! until it closes its side. Dropping every clone of the duplex closes both.
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use bytes::Bytes;
-use tokio_util::sync::CancellationToken;
 
-use crate::net::{self, conn, Connections, Server, ServerParts, Socket};
+use crate::net::connector::{self, ConnectorOptions};
+use crate::net::listener::{self, ListenerOptions, StreamOptions};
+use crate::net::pump;
+use crate::net::{run_handler, HandlerOutput, Server};
 use crate::stream::Duplex;
-use crate::tls::{ServerTls, TlsInfo};
-use crate::{Error, ErrorKind, Result};
+use crate::Result;
 
-mod handler;
 mod options;
-mod raw;
 
-use handler::run_handler;
-pub use handler::{AsyncFallible, AsyncUnit, Fallible, HandlerOutput, Unit};
-pub use options::{ConnectionInfo, TcpClientOptions, TcpServerOptions};
-pub use raw::RawStream;
-
-/// A boxed future of nothing, as the tasks here run them.
-type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub use crate::net::{ConnectionInfo, RawStream};
+pub use options::{TcpClientOptions, TcpServerOptions};
 
 /// Starts a server that calls `handler` with each connection as a duplex
 /// byte stream and its [`ConnectionInfo`].
@@ -84,12 +77,17 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// # Errors
 ///
-/// [`Io`](ErrorKind::Io) when the socket cannot be bound (address in use, no
+/// [`Io`](crate::ErrorKind::Io) when the socket cannot be bound (address in use, no
 /// permission), naming the address.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
 ///
 /// # Examples
 ///
@@ -127,8 +125,9 @@ where
     F: Fn(Duplex<Bytes, Bytes>, ConnectionInfo) -> R + Send + Sync + 'static,
     R: HandlerOutput<M>,
 {
-    serve(options, move |socket, info| {
-        let (duplex, pumps) = into_pumps(socket, &info);
+    let buffers = options.buffers;
+    listener::serve(listener_options(options), move |socket, info| {
+        let (duplex, pumps) = pump::duplex_of(socket, &info, buffers);
         let outcome = run_handler(&handler, duplex.clone(), info.clone());
         async move {
             let handled = async move {
@@ -142,7 +141,6 @@ where
             tokio::join!(handled, pumps);
         }
     })
-    .await
 }
 
 /// Starts a server whose handler gets the connection itself, as a tokio
@@ -159,6 +157,11 @@ where
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
+///
 /// # Examples
 ///
 /// A server that reads the whole request with tokio's io traits and answers
@@ -170,7 +173,7 @@ where
 /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// let server = tcp::start_raw_server(
+/// let server = tcp::start_server_raw(
 ///     |mut stream, _info| async move {
 ///         let mut name = String::new();
 ///         stream.read_to_string(&mut name).await.map_err(aleph::Error::other)?;
@@ -183,7 +186,7 @@ where
 /// .await?;
 ///
 /// let (mut stream, _info) =
-///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+///     tcp::client_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
 /// stream.write_all(b"world").await?;
 /// stream.shutdown().await?; // the end of the request
 /// let mut reply = String::new();
@@ -194,12 +197,12 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn start_raw_server<F, R, M>(handler: F, options: TcpServerOptions) -> Result<Server>
+pub async fn start_server_raw<F, R, M>(handler: F, options: TcpServerOptions) -> Result<Server>
 where
     F: Fn(RawStream, ConnectionInfo) -> R + Send + Sync + 'static,
     R: HandlerOutput<M>,
 {
-    serve(options, move |socket, info| {
+    listener::serve(listener_options(options), move |socket, info| {
         let peer = info.peer_name();
         let outcome = run_handler(&handler, socket, info);
         async move {
@@ -208,237 +211,25 @@ where
             }
         }
     })
-    .await
 }
 
-/// Binds the listener and runs the accept loop; `serve_one` handles a
-/// connection once it is established (TLS included).
-async fn serve<S, Fut>(options: TcpServerOptions, serve_one: S) -> Result<Server>
-where
-    S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let serve_one = Arc::new(serve_one);
-    let tls = options.tls.clone();
-    let handshake_timeout = options.handshake_timeout;
-    let listener = Listener::bind(&options)?;
-    let parts = ServerParts {
-        local_addr: listener.local_addr()?,
-        unix_path: options.unix.clone(),
+fn listener_options(options: TcpServerOptions) -> ListenerOptions {
+    ListenerOptions {
+        host: options.host,
+        port: options.port,
+        unix: options.unix,
+        listen_socket: options.listen_socket,
+        reuse_address: options.reuse_address,
+        reuse_port: options.reuse_port,
+        backlog: options.backlog,
+        stream: StreamOptions {
+            nodelay: options.nodelay,
+            keepalive: options.keepalive,
+        },
+        tls: options.tls,
+        handshake_timeout: options.handshake_timeout,
+        max_connections: options.max_connections,
         shutdown_timeout: options.shutdown_timeout,
-    };
-    Ok(Server::start(parts, move |stop, connections| async move {
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                () = stop.cancelled() => break,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((socket, info)) => establish(
-                    &connections,
-                    socket,
-                    info,
-                    tls.clone(),
-                    handshake_timeout,
-                    serve_one.clone(),
-                ),
-                Err(error) => accept_failed(error, &stop).await,
-            }
-        }
-        listener.close();
-    }))
-}
-
-/// A server's listening socket.
-enum Listener {
-    Tcp {
-        listener: tokio::net::TcpListener,
-        options: net::StreamOptions,
-        /// Gives an adopted socket its blocking mode back when the server stops.
-        restore: Option<net::RestoreBlocking>,
-    },
-    Unix {
-        listener: tokio::net::UnixListener,
-        path: PathBuf,
-    },
-}
-
-impl Listener {
-    fn bind(options: &TcpServerOptions) -> Result<Listener> {
-        if let Some(path) = &options.unix {
-            let listener = tokio::net::UnixListener::bind(path)
-                .map_err(|e| Error::from_io(e, format!("cannot listen on {}", path.display())))?;
-            return Ok(Listener::Unix {
-                listener,
-                path: path.clone(),
-            });
-        }
-        let (listener, restore) = match &options.listen_socket {
-            Some(socket) => {
-                let (listener, restore) = socket
-                    .adopt()
-                    .map_err(|e| Error::from_io(e, "cannot adopt the listening socket"))?;
-                (listener, Some(restore))
-            }
-            None => (
-                net::bind_tcp(
-                    SocketAddr::new(options.host, options.port),
-                    net::ListenOptions {
-                        reuse_address: options.reuse_address,
-                        reuse_port: options.reuse_port,
-                        backlog: options.backlog,
-                    },
-                )?,
-                None,
-            ),
-        };
-        Ok(Listener::Tcp {
-            listener,
-            options: net::StreamOptions {
-                nodelay: options.nodelay,
-                keepalive: options.keepalive,
-            },
-            restore,
-        })
-    }
-
-    fn local_addr(&self) -> Result<Option<SocketAddr>> {
-        match self {
-            Listener::Tcp { listener, .. } => listener
-                .local_addr()
-                .map(Some)
-                .map_err(|e| Error::from_io(e, "cannot read the listening address")),
-            Listener::Unix { .. } => Ok(None),
-        }
-    }
-
-    /// The next connection, with what is known of it before any TLS.
-    async fn accept(&self) -> std::io::Result<(Socket, ConnectionInfo)> {
-        match self {
-            Listener::Tcp {
-                listener, options, ..
-            } => {
-                let (stream, remote) = listener.accept().await?;
-                if let Err(error) = options.apply(&stream) {
-                    tracing::debug!(%remote, %error, "cannot set socket options");
-                }
-                let info = ConnectionInfo {
-                    remote_addr: Some(remote),
-                    local_addr: stream.local_addr().ok(),
-                    ..ConnectionInfo::default()
-                };
-                Ok((Socket::Tcp(stream), info))
-            }
-            Listener::Unix { listener, path } => {
-                let (stream, _) = listener.accept().await?;
-                let info = ConnectionInfo {
-                    unix_path: Some(path.clone()),
-                    ..ConnectionInfo::default()
-                };
-                Ok((Socket::Unix(stream), info))
-            }
-        }
-    }
-
-    /// Stops listening: the socket is closed, a Unix socket's file removed,
-    /// an adopted socket's blocking mode restored.
-    fn close(self) {
-        match self {
-            Listener::Tcp {
-                listener, restore, ..
-            } => {
-                drop(listener);
-                drop(restore);
-            }
-            Listener::Unix { listener, path } => {
-                drop(listener);
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
-}
-
-/// Accept errors (out of descriptors, a connection reset before accept) are
-/// logged; a short pause keeps a persistent one from spinning the loop.
-async fn accept_failed(error: std::io::Error, stop: &CancellationToken) {
-    tracing::warn!(%error, "accept failed");
-    tokio::select! {
-        () = stop.cancelled() => {}
-        () = tokio::time::sleep(Duration::from_millis(50)) => {}
-    }
-}
-
-/// Runs one connection's task: the TLS handshake if any, then `serve_one`.
-fn establish<S, Fut>(
-    connections: &Connections,
-    socket: Socket,
-    mut info: ConnectionInfo,
-    tls: Option<ServerTls>,
-    handshake_timeout: Duration,
-    serve_one: Arc<S>,
-) where
-    S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    connections.spawn(async move {
-        let stream = match tls {
-            None => RawStream::Plain(socket),
-            Some(tls) => {
-                let peer = info.peer_name();
-                match tokio::time::timeout(handshake_timeout, tls.acceptor().accept(socket)).await {
-                    Ok(Ok(stream)) => {
-                        info.tls = Some(TlsInfo::from_server(stream.get_ref().1));
-                        RawStream::ServerTls(Box::new(stream))
-                    }
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                }
-            }
-        };
-        serve_one(stream, info).await;
-    });
-}
-
-/// The duplex of an established connection and the future that serves it.
-fn into_pumps(stream: RawStream, info: &ConnectionInfo) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-    let peer = conn::Peer {
-        kind: if info.tls.is_some() { "tls" } else { "tcp" },
-        remote: info.remote_addr,
-        local: info.local_addr,
-        name: info.peer_name().into(),
-    };
-    fn boxed<F: Future<Output = ()> + Send + 'static>(
-        pumps: conn::Pumps<F>,
-    ) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-        (pumps.duplex, Box::pin(pumps.run))
-    }
-    match stream {
-        RawStream::Plain(Socket::Tcp(tcp)) => {
-            let (r, w) = tcp.into_split();
-            boxed(conn::pumps(r, w, peer))
-        }
-        RawStream::Plain(Socket::Unix(unix)) => {
-            let (r, w) = unix.into_split();
-            boxed(conn::pumps(
-                r,
-                w,
-                conn::Peer {
-                    kind: "unix",
-                    ..peer
-                },
-            ))
-        }
-        other => {
-            let (r, w) = tokio::io::split(other);
-            boxed(conn::pumps(r, w, peer))
-        }
     }
 }
 
@@ -447,16 +238,22 @@ fn into_pumps(stream: RawStream, info: &ConnectionInfo) -> (Duplex<Bytes, Bytes>
 ///
 /// # Errors
 ///
-/// Distinct kinds for what failed: [`Dns`](ErrorKind::Dns) when the host
-/// cannot be resolved, [`Connect`](ErrorKind::Connect) when the connection is
-/// refused or unreachable, [`Timeout`](ErrorKind::Timeout) when
-/// `connect_timeout` passes, [`Tls`](ErrorKind::Tls) when the handshake fails
+/// Distinct kinds for what failed: [`Dns`](crate::ErrorKind::Dns) when the host
+/// cannot be resolved, [`Connect`](crate::ErrorKind::Connect) when the connection is
+/// refused or unreachable, [`Timeout`](crate::ErrorKind::Timeout) when
+/// `connect_timeout` passes, [`Tls`](crate::ErrorKind::Tls) when the handshake fails
 /// (an untrusted certificate, a host name mismatch). Each message names the
 /// host and the reason.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
 ///
 /// # Examples
 ///
@@ -490,8 +287,9 @@ fn into_pumps(stream: RawStream, info: &ConnectionInfo) -> (Duplex<Bytes, Bytes>
 /// # }
 /// ```
 pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
-    let (stream, info) = connect_raw(options).await?;
-    let (duplex, pumps) = into_pumps(stream, &info);
+    let buffers = options.buffers;
+    let (stream, info) = client_raw(options).await?;
+    let (duplex, pumps) = pump::duplex_of(stream, &info, buffers);
     tokio::spawn(pumps);
     Ok(duplex)
 }
@@ -507,6 +305,12 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 ///
 /// Outside a tokio runtime.
 ///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
+///
 /// # Examples
 ///
 /// ```
@@ -514,10 +318,10 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// # async fn main() -> aleph::Result<()> {
 /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 ///
-/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+/// let server = tcp::start_server_raw(|_stream, _info| {}, TcpServerOptions::default()).await?;
 ///
 /// let (stream, info) =
-///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+///     tcp::client_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
 /// assert_eq!(info.remote_addr, server.local_addr());
 /// assert!(info.local_addr.is_some_and(|addr| addr.ip().is_loopback()));
 /// assert!(info.tls.is_none()); // no TLS was asked for
@@ -527,86 +331,19 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect_raw(options: TcpClientOptions) -> Result<(RawStream, ConnectionInfo)> {
-    let timeout = options.connect_timeout;
-    let target = match &options.unix {
-        Some(path) => path.display().to_string(),
-        None => format!("{}:{}", options.host, options.port),
-    };
-    // One deadline for all of it: resolving, connecting and the TLS handshake;
-    // the error says which step it cut short.
-    let phase = AtomicU8::new(CONNECTING);
-    match tokio::time::timeout(timeout, connect_within(&options, &target, &phase)).await {
-        Ok(connected) => connected,
-        Err(_) => {
-            let step = match phase.load(Ordering::Relaxed) {
-                RESOLVING => format!("resolving {}", options.host),
-                HANDSHAKE => format!("TLS handshake with {target}"),
-                _ => format!("connect to {target}"),
-            };
-            Err(Error::new(
-                ErrorKind::Timeout,
-                format!("{step} timed out after {timeout:?}"),
-            ))
-        }
-    }
-}
-
-const RESOLVING: u8 = 0;
-const CONNECTING: u8 = 1;
-const HANDSHAKE: u8 = 2;
-
-async fn connect_within(
-    options: &TcpClientOptions,
-    target: &str,
-    phase: &AtomicU8,
-) -> Result<(RawStream, ConnectionInfo)> {
-    let mut info = ConnectionInfo::default();
-    let socket = match &options.unix {
-        Some(path) => {
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|error| {
-                    Error::with_source(
-                        ErrorKind::Connect,
-                        format!("connect to {target} failed: {error}"),
-                        error,
-                    )
-                })?;
-            info.unix_path = Some(path.clone());
-            Socket::Unix(stream)
-        }
-        None => {
-            phase.store(RESOLVING, Ordering::Relaxed);
-            let addrs = net::resolve(&options.host, options.port).await?;
-            phase.store(CONNECTING, Ordering::Relaxed);
-            let stream = net::connect_tcp(
-                target,
-                &addrs,
-                options.local_addr,
-                net::StreamOptions {
-                    nodelay: options.nodelay,
-                    keepalive: options.keepalive,
-                },
-            )
-            .await?;
-            info.remote_addr = stream.peer_addr().ok();
-            info.local_addr = stream.local_addr().ok();
-            Socket::Tcp(stream)
-        }
-    };
-    let Some(tls) = &options.tls else {
-        return Ok((RawStream::Plain(socket), info));
-    };
-    let name = options.server_name.as_deref().unwrap_or(&options.host);
-    let server_name = crate::tls::server_name(name)?;
-    let peer = info.peer_name();
-    phase.store(HANDSHAKE, Ordering::Relaxed);
-    let stream = tls
-        .connector()
-        .connect(server_name, socket)
-        .await
-        .map_err(|error| crate::tls::handshake_error(&peer, error))?;
-    info.tls = Some(TlsInfo::from_client(stream.get_ref().1, name));
-    Ok((RawStream::ClientTls(Box::new(stream)), info))
+pub async fn client_raw(options: TcpClientOptions) -> Result<(RawStream, ConnectionInfo)> {
+    connector::connect(&ConnectorOptions {
+        host: options.host,
+        port: options.port,
+        unix: options.unix,
+        local_addr: options.local_addr,
+        stream: StreamOptions {
+            nodelay: options.nodelay,
+            keepalive: options.keepalive,
+        },
+        tls: options.tls,
+        server_name: options.server_name,
+        connect_timeout: options.connect_timeout,
+    })
+    .await
 }

@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::net::ListenSocket;
-use crate::tls::{ClientTls, ServerTls, TlsInfo};
+use crate::net::{Buffers, ListenSocket};
+use crate::tls::{ClientTls, ServerTls};
 
 /// Options of [`start_server`](super::start_server). `TcpServerOptions::default()` listens on
 /// 127.0.0.1 at a port the system picks, without TLS.
@@ -58,6 +58,14 @@ pub struct TcpServerOptions {
     pub reuse_port: bool,
     /// The listen backlog. Default: 1024.
     pub backlog: u32,
+    /// At most this many connections open at once; while at the cap the
+    /// server accepts nothing, and new clients wait in the backlog. A TLS
+    /// connection counts from its accept, handshake included. At least 1 is
+    /// used. Default: none (no cap).
+    pub max_connections: Option<usize>,
+    /// The bytes each connection holds each way. Default:
+    /// [`Buffers::default()`] (64 KiB read ahead, write water marks 32 / 64 KiB).
+    pub buffers: Buffers,
     /// The longest a TLS handshake may take before the connection is dropped. Default: 10 s.
     pub handshake_timeout: Duration,
     /// How long [`Server::close`](crate::Server::close) lets open connections finish before closing
@@ -78,6 +86,8 @@ impl Default for TcpServerOptions {
             reuse_address: true,
             reuse_port: false,
             backlog: 1024,
+            max_connections: None,
+            buffers: Buffers::default(),
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(15),
         }
@@ -143,12 +153,16 @@ pub struct TcpClientOptions {
     /// Bind the local end to this address before connecting. Default: none.
     pub local_addr: Option<SocketAddr>,
     /// The longest the whole connect may take: resolving the host, connecting
-    /// and the TLS handshake together. Default: 30 s, as Aleph.
+    /// and the TLS handshake together; a timeout error names the step it
+    /// cut short. Default: 30 s, as Aleph.
     pub connect_timeout: Duration,
     /// Disable Nagle's algorithm. Default: true.
     pub nodelay: bool,
     /// Send TCP keep-alive probes after this much idle time. Default: none.
     pub keepalive: Option<Duration>,
+    /// The bytes the connection holds each way. Default:
+    /// [`Buffers::default()`] (64 KiB read ahead, write water marks 32 / 64 KiB).
+    pub buffers: Buffers,
 }
 
 impl TcpClientOptions {
@@ -183,65 +197,7 @@ impl Default for TcpClientOptions {
             connect_timeout: Duration::from_secs(30),
             nodelay: true,
             keepalive: None,
-        }
-    }
-}
-
-/// What a handler (or a client) knows about a connection.
-///
-/// # Examples
-///
-/// A handler that tells each client the address it came from:
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use aleph::bytes::Bytes;
-/// use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
-/// use tokio::io::AsyncReadExt;
-///
-/// let server = tcp::start_server(
-///     |conn, info: ConnectionInfo| async move {
-///         let peer = info.remote_addr.map(|addr| addr.to_string()).unwrap_or_default();
-///         conn.send(Bytes::from(peer)).await?;
-///         conn.close();
-///         Ok::<(), aleph::Error>(())
-///     },
-///     TcpServerOptions::default(),
-/// )
-/// .await?;
-///
-/// let (mut stream, info) =
-///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
-/// let mut seen = String::new();
-/// stream.read_to_string(&mut seen).await?;
-/// assert_eq!(Some(seen), info.local_addr.map(|addr| addr.to_string()));
-/// drop(stream);
-/// server.close().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct ConnectionInfo {
-    /// The peer's address (`None` over a Unix socket).
-    pub remote_addr: Option<SocketAddr>,
-    /// Our end's address (`None` over a Unix socket).
-    pub local_addr: Option<SocketAddr>,
-    /// The Unix socket path, for a connection over one.
-    pub unix_path: Option<PathBuf>,
-    /// The TLS session, once its handshake is done: protocol, ALPN, SNI and
-    /// the peer's certificates (the client's, under mutual TLS).
-    pub tls: Option<TlsInfo>,
-}
-
-impl ConnectionInfo {
-    /// How the peer is named in logs and errors.
-    pub(crate) fn peer_name(&self) -> String {
-        match (&self.remote_addr, &self.unix_path) {
-            (Some(addr), _) => addr.to_string(),
-            (None, Some(path)) => path.display().to_string(),
-            (None, None) => "unix peer".to_owned(),
+            buffers: Buffers::default(),
         }
     }
 }

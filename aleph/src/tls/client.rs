@@ -112,11 +112,7 @@ impl ClientTls {
             Some(identity) => builder
                 .with_client_auth_cert(identity.chain().to_vec(), identity.private_key())
                 .map_err(|err| {
-                    Error::with_source(
-                        ErrorKind::Tls,
-                        format!("unusable client certificate: {err}"),
-                        err,
-                    )
+                    Error::with_source(ErrorKind::Tls, "unusable client certificate", err)
                 })?,
         };
         config.alpn_protocols = alpn_protocols(alpn)?;

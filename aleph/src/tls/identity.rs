@@ -145,7 +145,7 @@ impl Identity {
         let mut params = rcgen::CertificateParams::new(sans).map_err(|err| {
             Error::with_source(
                 ErrorKind::Tls,
-                format!("cannot make a self-signed certificate for {names:?}: {err}"),
+                format!("cannot make a self-signed certificate for {names:?}"),
                 err,
             )
         })?;
@@ -158,7 +158,7 @@ impl Identity {
             .map_err(|err| {
                 Error::with_source(
                     ErrorKind::Tls,
-                    format!("cannot make a self-signed certificate for {names:?}: {err}"),
+                    format!("cannot make a self-signed certificate for {names:?}"),
                     err,
                 )
             })?;
@@ -226,7 +226,7 @@ impl Identity {
             .map_err(|err| {
                 Error::with_source(
                     ErrorKind::Tls,
-                    format!("unusable private key{context}: {err}"),
+                    format!("unusable private key{context}"),
                     err,
                 )
             })?;
@@ -247,7 +247,7 @@ impl Identity {
             Err(err) => {
                 return Err(Error::with_source(
                     ErrorKind::Tls,
-                    format!("invalid leaf certificate{context}: {err}"),
+                    format!("invalid leaf certificate{context}"),
                     err,
                 ));
             }
@@ -273,7 +273,7 @@ impl fmt::Debug for Identity {
 /// Reads a file whole; the error names it as `what`.
 pub(super) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path)
-        .map_err(|err| Error::with_source(ErrorKind::Io, format!("cannot read {what}: {err}"), err))
+        .map_err(|err| Error::with_source(ErrorKind::Io, format!("cannot read {what}"), err))
 }
 
 /// Every `CERTIFICATE` section of `pem_bytes`, in order; at least one.
@@ -319,7 +319,7 @@ fn pem_error(err: pem::Error, what: &str) -> Error {
             "malformed section start line {:?}",
             String::from_utf8_lossy(line)
         ),
-        other => other.to_string(),
+        _ => return Error::with_source(ErrorKind::Tls, format!("invalid PEM in {what}"), err),
     };
     Error::with_source(
         ErrorKind::Tls,

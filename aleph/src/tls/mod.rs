@@ -165,31 +165,29 @@ impl TlsInfo {
 }
 
 /// Turns a failed handshake into an error of kind [`ErrorKind::Tls`] whose
-/// message names the peer and the reason, such as "TLS handshake with
-/// 127.0.0.1:4433 failed: its certificate is self-signed and not trusted
-/// here (UnknownIssuer)".
+/// message names the peer ("TLS handshake with 127.0.0.1:4433 failed") and
+/// whose source is the reason: a [`CertificateRefused`] in plain words when
+/// the peer's certificate was refused ("its certificate is self-signed and
+/// not trusted here"), else rustls' own error (an alert) when there is one,
+/// else the I/O error.
 pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error {
-    if let Some(refused) = CertificateRefused::from_io(&err) {
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
         return Error::with_source(
             ErrorKind::Tls,
-            format!("TLS handshake with {peer} failed: {refused}"),
-            refused,
+            format!("TLS handshake with {peer} failed: the peer closed the connection"),
+            err,
         );
     }
-    let reason = match err.get_ref() {
-        // tokio-rustls hands rustls' own error through `io::Error`; its text
-        // is the useful part (the alert or the certificate problem).
-        Some(inner) if inner.is::<rustls::Error>() => inner.to_string(),
-        _ if err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "the peer closed the connection".to_owned()
-        }
-        _ => err.to_string(),
-    };
-    Error::with_source(
-        ErrorKind::Tls,
-        format!("TLS handshake with {peer} failed: {reason}"),
-        err,
-    )
+    let message = format!("TLS handshake with {peer} failed");
+    if let Some(refused) = CertificateRefused::from_io(&err) {
+        return Error::with_source(ErrorKind::Tls, message, refused);
+    }
+    // tokio-rustls hands rustls' own error through `io::Error`: unwrapped, it
+    // is the cause itself rather than a wrapper repeating its text.
+    match err.downcast::<rustls::Error>() {
+        Ok(rustls) => Error::with_source(ErrorKind::Tls, message, rustls),
+        Err(err) => Error::with_source(ErrorKind::Tls, message, err),
+    }
 }
 
 /// The name a client verifies the server's certificate against: a DNS name or

@@ -129,7 +129,7 @@ fn anchor_store(certs: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>>
             Error::with_source(
                 ErrorKind::Tls,
                 format!(
-                    "trust root certificate {} of {} cannot be used: {err}",
+                    "trust root certificate {} of {} cannot be used",
                     index + 1,
                     certs.len()
                 ),

@@ -135,9 +135,7 @@ impl ServerTls {
         let resolver = SniResolver::new(identity, sni)?;
         let builder = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|err| {
-                Error::with_source(ErrorKind::Tls, format!("TLS server setup: {err}"), err)
-            })?;
+            .map_err(|err| Error::with_source(ErrorKind::Tls, "TLS server setup failed", err))?;
         let builder = match client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
             ClientAuth::Optional(roots) => {
@@ -245,13 +243,9 @@ fn client_verifier(
     } else {
         builder.allow_unauthenticated()
     };
-    builder.build().map_err(|err| {
-        Error::with_source(
-            ErrorKind::Tls,
-            format!("cannot verify client certificates: {err}"),
-            err,
-        )
-    })
+    builder
+        .build()
+        .map_err(|err| Error::with_source(ErrorKind::Tls, "cannot verify client certificates", err))
 }
 
 /// Picks the certificate by the client's SNI name, falling back to the

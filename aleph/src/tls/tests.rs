@@ -55,6 +55,19 @@ async fn agree(server: &ServerTls, client: &ClientTls, name: &str) -> (TlsInfo, 
     )
 }
 
+/// An error and its causes, as the aleph command prints them: the reason a
+/// message leaves to `source()` is checked here.
+fn chain(err: &crate::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
 fn trusting(identity: &Identity) -> ClientTls {
     ClientTls::trusting_pem(identity.certificate_pem().as_bytes()).expect("client config")
 }
@@ -156,7 +169,7 @@ async fn client_rejects_a_certificate_for_another_host_name() {
         handshake(&serving(&identity), &trusting(&identity), "example.test").await;
     let err = client_side.expect_err("the name does not match");
     assert_eq!(err.kind(), ErrorKind::Tls);
-    let message = err.to_string();
+    let message = chain(&err);
     assert!(
         message.starts_with("TLS handshake with example.test failed: "),
         "{message}"
@@ -180,22 +193,19 @@ async fn client_rejects_a_certificate_from_an_unknown_issuer() {
     .await;
     let err = client_side.expect_err("the issuer is not trusted");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("self-signed"), "{err}");
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(chain(&err).contains("self-signed"), "{err}");
+    assert!(chain(&err).contains("UnknownIssuer"), "{err}");
     // The client's alert reaches the server.
     let err = server_side.expect_err("the client refused");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("CertificateUnknown"), "{err}");
+    assert!(chain(&err).contains("CertificateUnknown"), "{err}");
 }
 
 #[tokio::test]
 async fn client_with_webpki_roots_rejects_a_self_signed_server() {
     let identity = Identity::self_signed(&["localhost"]).expect("identity");
     let (_, client_side) = handshake(&serving(&identity), &ClientTls::default(), "localhost").await;
-    assert!(client_side
-        .expect_err("not a public CA")
-        .to_string()
-        .contains("UnknownIssuer"));
+    assert!(chain(&client_side.expect_err("not a public CA")).contains("UnknownIssuer"));
 }
 
 #[tokio::test]
@@ -229,10 +239,7 @@ async fn mutual_tls_required_refuses_a_client_without_certificate() {
     let (server_side, client_side) = handshake(&server, &client, "localhost").await;
     let err = server_side.expect_err("no client certificate");
     assert!(err.is_tls());
-    assert!(
-        err.to_string().contains("peer sent no certificates"),
-        "{err}"
-    );
+    assert!(chain(&err).contains("peer sent no certificates"), "{err}");
     // Under TLS 1.3 the client finishes first and learns of the refusal from
     // the server's alert on its first read.
     if let Ok(mut stream) = client_side {
@@ -283,7 +290,7 @@ async fn mutual_tls_required_refuses_a_client_signed_by_another_ca() {
     .expect("client config");
     let (server_side, _) = handshake(&server, &client, "localhost").await;
     let err = server_side.expect_err("untrusted client certificate");
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(chain(&err).contains("UnknownIssuer"), "{err}");
 }
 
 #[tokio::test]
@@ -428,7 +435,7 @@ fn server_without_any_identity_is_an_error() {
     })
     .expect_err("no certificate");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("needs a certificate"), "{err}");
+    assert!(chain(&err).contains("needs a certificate"), "{err}");
 }
 
 #[test]
@@ -442,14 +449,14 @@ fn server_options_with_bad_names_are_errors() {
         ..Default::default()
     })
     .expect_err("listed twice");
-    assert!(twice.to_string().contains("listed twice"), "{twice}");
+    assert!(chain(&twice).contains("listed twice"), "{twice}");
     let alpn = ServerTls::new(ServerTlsOptions {
         identity: Some(identity),
         alpn: vec![String::new()],
         ..Default::default()
     })
     .expect_err("empty ALPN name");
-    assert!(alpn.to_string().contains("ALPN"), "{alpn}");
+    assert!(chain(&alpn).contains("ALPN"), "{alpn}");
 }
 
 #[test]
@@ -486,10 +493,10 @@ fn pem_parse_errors_name_what_failed() {
 
     let garbage = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     let bad_base64 = Identity::from_pem(garbage.as_bytes(), key.as_bytes()).expect_err("base64");
-    assert!(bad_base64.to_string().contains("base64"), "{bad_base64}");
+    assert!(chain(&bad_base64).contains("base64"), "{bad_base64}");
 
     let roots = ClientTls::trusting_pem(b"nothing").expect_err("no roots");
-    assert!(roots.to_string().contains("the trust roots PEM"), "{roots}");
+    assert!(chain(&roots).contains("the trust roots PEM"), "{roots}");
 }
 
 #[test]
@@ -505,7 +512,7 @@ fn pem_file_errors_name_the_file() {
     let missing =
         Identity::from_pem_files(dir.join("missing.pem"), &bad_key_path).expect_err("missing file");
     assert!(missing.is_io());
-    assert!(missing.to_string().contains("missing.pem"), "{missing}");
+    assert!(chain(&missing).contains("missing.pem"), "{missing}");
 
     let bad_key = ServerTls::from_pem_files(&cert_path, &bad_key_path).expect_err("bad key");
     assert!(bad_key.is_tls());
@@ -546,7 +553,7 @@ fn a_key_that_does_not_match_the_certificate_is_rejected() {
     let err = Identity::from_pem(identity.certificate_pem().as_bytes(), other_key.as_bytes())
         .expect_err("mismatch");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("does not match"), "{err}");
+    assert!(chain(&err).contains("does not match"), "{err}");
 }
 
 #[test]
@@ -554,7 +561,7 @@ fn self_signed_rejects_empty_and_invalid_names() {
     assert!(Identity::self_signed(&[]).expect_err("no names").is_tls());
     let err = Identity::self_signed(&["not a host name"]).expect_err("invalid");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("not a host name"), "{err}");
+    assert!(chain(&err).contains("not a host name"), "{err}");
 }
 
 #[tokio::test]
@@ -579,7 +586,7 @@ fn server_name_accepts_dns_names_and_ip_addresses_only() {
     assert!(matches!(server_name("[::1]"), Ok(ServerName::IpAddress(_))));
     let err = server_name("bad name!").expect_err("invalid");
     assert!(err.is_tls());
-    assert!(err.to_string().contains("\"bad name!\""), "{err}");
+    assert!(chain(&err).contains("\"bad name!\""), "{err}");
 }
 
 #[test]
@@ -590,8 +597,12 @@ fn handshake_errors_name_the_peer_and_the_reason() {
     );
     let err = handshake_error("127.0.0.1:4433", io);
     assert!(err.is_tls());
+    // The message says what failed; the reason is the source, in plain words.
+    assert_eq!(err.to_string(), "TLS handshake with 127.0.0.1:4433 failed");
+    let source = std::error::Error::source(&err).expect("the reason");
+    assert!(source.is::<crate::tls::CertificateRefused>(), "{source:?}");
     assert_eq!(
-        err.to_string(),
+        chain(&err),
         "TLS handshake with 127.0.0.1:4433 failed: its certificate was issued by an \
          authority that is not trusted here (UnknownIssuer)"
     );

@@ -177,3 +177,16 @@ pub async fn eventually(what: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// An error and its sources, joined by ": " (as the aleph command prints
+/// them): messages leave the reason to `source()`, so tests that look for the
+/// reason look here.
+pub fn error_chain(err: &aleph::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}

@@ -8,11 +8,16 @@ use futures_util::FutureExt;
 use super::ConnectionInfo;
 use crate::{Error, ErrorKind, Result};
 
+/// A boxed outcome of a handler.
+type Outcome = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
 /// What a connection handler may return: nothing, a `Result<()>`, or a future
 /// of either. An `Err` (or a panic) closes that connection only, and is logged
 /// with the peer's address.
 ///
-/// The marker `M` only keeps the impls apart; it is inferred.
+/// The trait is sealed: these four are all there is. Its parameter `M` only
+/// keeps the four impls apart and is always inferred; the types that fill it
+/// are hidden from the docs.
 ///
 /// # Examples
 ///
@@ -48,32 +53,52 @@ use crate::{Error, ErrorKind, Result};
 /// # Ok(())
 /// # }
 /// ```
-pub trait HandlerOutput<M>: Send + 'static {
+pub trait HandlerOutput<M>: sealed::Sealed<M> + Send + 'static {
     /// The outcome as a future.
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+    #[doc(hidden)]
+    fn into_outcome(self) -> Outcome;
 }
 
-/// Marks [`HandlerOutput`] for handlers that return `()`.
-#[derive(Debug)]
-pub enum Unit {}
-/// Marks [`HandlerOutput`] for handlers that return `Result<()>`.
-#[derive(Debug)]
-pub enum Fallible {}
-/// Marks [`HandlerOutput`] for async handlers whose future yields `()`.
-#[derive(Debug)]
-pub enum AsyncUnit {}
-/// Marks [`HandlerOutput`] for async handlers whose future yields `Result<()>`.
-#[derive(Debug)]
-pub enum AsyncFallible {}
+mod sealed {
+    /// Keeps [`HandlerOutput`](super::HandlerOutput) to the impls here.
+    use super::markers::{AsyncFallible, AsyncUnit, Fallible, Unit};
+    use std::future::Future;
+
+    pub trait Sealed<M> {}
+    impl Sealed<Unit> for () {}
+    impl Sealed<Fallible> for crate::Result<()> {}
+    impl<F: Future<Output = ()>> Sealed<AsyncUnit> for F {}
+    impl<F: Future<Output = crate::Result<()>>> Sealed<AsyncFallible> for F {}
+}
+
+/// The markers that keep [`HandlerOutput`]'s impls apart. Public only because
+/// a public trait's impls name them; never written by users.
+#[doc(hidden)]
+pub mod markers {
+    /// A handler that returns `()`.
+    #[derive(Debug)]
+    pub enum Unit {}
+    /// A handler that returns `Result<()>`.
+    #[derive(Debug)]
+    pub enum Fallible {}
+    /// An async handler whose future yields `()`.
+    #[derive(Debug)]
+    pub enum AsyncUnit {}
+    /// An async handler whose future yields `Result<()>`.
+    #[derive(Debug)]
+    pub enum AsyncFallible {}
+}
+
+use markers::{AsyncFallible, AsyncUnit, Fallible, Unit};
 
 impl HandlerOutput<Unit> for () {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn into_outcome(self) -> Outcome {
         Box::pin(std::future::ready(Ok(())))
     }
 }
 
 impl HandlerOutput<Fallible> for Result<()> {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn into_outcome(self) -> Outcome {
         Box::pin(std::future::ready(self))
     }
 }
@@ -82,7 +107,7 @@ impl<F> HandlerOutput<AsyncUnit> for F
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn into_outcome(self) -> Outcome {
         Box::pin(self.map(Ok))
     }
 }
@@ -91,17 +116,13 @@ impl<F> HandlerOutput<AsyncFallible> for F
 where
     F: Future<Output = Result<()>> + Send + 'static,
 {
-    fn into_outcome(self) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> {
+    fn into_outcome(self) -> Outcome {
         Box::pin(self)
     }
 }
 
 /// Calls the handler, turning a panic in it (or in its future) into an error.
-pub(super) fn run_handler<F, S, R, M>(
-    handler: &F,
-    conn: S,
-    info: ConnectionInfo,
-) -> Pin<Box<dyn Future<Output = Result<()>> + Send>>
+pub(crate) fn run_handler<F, S, R, M>(handler: &F, conn: S, info: ConnectionInfo) -> Outcome
 where
     F: Fn(S, ConnectionInfo) -> R,
     R: HandlerOutput<M>,
@@ -121,13 +142,11 @@ where
 }
 
 fn panicked(payload: &(dyn std::any::Any + Send)) -> Error {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
     Error::new(
         ErrorKind::Panic,
-        format!("connection handler panicked: {message}"),
+        format!(
+            "connection handler panicked: {}",
+            crate::panic::message(payload)
+        ),
     )
 }

@@ -17,11 +17,12 @@ use crate::net::Socket;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use aleph::net::Socket;
-/// use aleph::tcp::{self, RawStream, TcpClientOptions, TcpServerOptions};
+/// use aleph::net::RawStream;
+/// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 ///
-/// let server = tcp::start_raw_server(|_stream, _info| {}, TcpServerOptions::default()).await?;
+/// let server = tcp::start_server_raw(|_stream, _info| {}, TcpServerOptions::default()).await?;
 /// let (stream, _info) =
-///     tcp::connect_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+///     tcp::client_raw(TcpClientOptions::new("127.0.0.1", server.port())).await?;
 /// match &stream {
 ///     RawStream::Plain(Socket::Tcp(tcp)) => {
 ///         assert!(tcp.nodelay()?); // TcpClientOptions::nodelay is true by default
@@ -69,6 +70,26 @@ impl AsyncWrite for RawStream {
             RawStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            RawStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            RawStream::ServerTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            RawStream::ClientTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            RawStream::Plain(s) => s.is_write_vectored(),
+            RawStream::ServerTls(s) => s.is_write_vectored(),
+            RawStream::ClientTls(s) => s.is_write_vectored(),
         }
     }
 
