@@ -470,9 +470,8 @@ fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
         (Err(_), Some(job)) => return job(),
         _ => return None,
     };
-    // Leaves the trampoline usable even if a job unwinds (jobs catch the
-    // panics of callbacks, so only a bug here could): whatever is queued then
-    // runs with the next deferred realized on this thread.
+    // Leaves the trampoline usable even if this loop itself unwinds (every
+    // job is run under `catch_unwind`, so only a bug here could).
     struct Stop;
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -482,7 +481,14 @@ fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
     let _stop = Stop;
     let mut first_panic = None;
     loop {
-        if let Some(payload) = job() {
+        // A job catches its callbacks' panics, but not one of a value's `Drop`
+        // when the job lets go of the last reference to its deferred: caught
+        // here, so the jobs queued behind it still run before this returns.
+        let panicked = match panic::catch_unwind(AssertUnwindSafe(job)) {
+            Ok(panicked) => panicked,
+            Err(payload) => Some(payload),
+        };
+        if let Some(payload) = panicked {
             first_panic.get_or_insert(payload);
         }
         let next = TRAMPOLINE.try_with(|t| t.borrow_mut().queue.pop_front());

@@ -456,3 +456,42 @@ fn a_panic_in_a_chained_callback_does_not_stop_the_chain_and_surfaces_from_the_h
     a.success(1);
     assert!(b.is_realized());
 }
+
+/// Panics when dropped: user code that fails in `Drop`.
+#[derive(Clone)]
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a value that panics when dropped");
+        }
+    }
+}
+
+#[test]
+fn a_value_panicking_in_drop_after_the_last_handle_went_does_not_strand_queued_callbacks() {
+    let (outer, doomed, later) = (
+        Deferred::<u8>::new(),
+        Deferred::<PanicsOnDrop>::new(),
+        Deferred::<u8>::new(),
+    );
+    let ran = Arc::new(Mutex::new(false));
+    let flag = ran.clone();
+    later.on_realized(move |_| *flag.lock().unwrap() = true);
+    doomed.on_realized(|_| {});
+    let later_in_callback = later.clone();
+    outer.on_realized(move |_| {
+        // Realized inside a callback: its callbacks are queued; the queued job
+        // then holds the last reference to its value.
+        doomed.success(PanicsOnDrop);
+        drop(doomed);
+        later_in_callback.success(1);
+    });
+    let realized = panic::catch_unwind(AssertUnwindSafe(|| outer.success(0)));
+    assert!(realized.is_err(), "the panic of the drop surfaces");
+    assert!(
+        *ran.lock().unwrap(),
+        "a deferred realized inside a callback ran its callbacks before the outermost success returned"
+    );
+}
