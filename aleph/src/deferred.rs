@@ -345,7 +345,9 @@ impl<T: 'static> Deferred<T> {
     ///
     /// If a callback panics, the remaining callbacks still run and every
     /// awaiter is still woken; then the first panic is resumed here (for
-    /// callbacks run after a callback returned, in the outermost call).
+    /// callbacks run after a callback returned, in the outermost call). When
+    /// the thread is already unwinding (a deferred realized from a `Drop`), the
+    /// panic is logged instead, as a second panic would abort the process.
     ///
     /// # Examples
     ///
@@ -370,7 +372,8 @@ impl<T: 'static> Deferred<T> {
     /// # Panics
     ///
     /// If a callback panics, the remaining callbacks still run and every
-    /// awaiter is still woken; then the first panic is resumed here.
+    /// awaiter is still woken; then the first panic is resumed here (logged
+    /// instead while the thread is already unwinding, as for `success`).
     ///
     /// # Examples
     ///
@@ -423,7 +426,16 @@ impl<T: 'static> Deferred<T> {
             first_panic
         });
         if let Some(payload) = trampoline(job) {
-            panic::resume_unwind(payload);
+            if std::thread::panicking() {
+                // Realized by a drop while this thread unwinds (a guard, a
+                // runtime dropped mid-panic): a second panic would abort.
+                tracing::error!(
+                    panic = panic_message(&*payload),
+                    "a deferred callback panicked while the thread was already unwinding"
+                );
+            } else {
+                panic::resume_unwind(payload);
+            }
         }
         true
     }

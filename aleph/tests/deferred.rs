@@ -495,3 +495,24 @@ fn a_value_panicking_in_drop_after_the_last_handle_went_does_not_strand_queued_c
         "a deferred realized inside a callback ran its callbacks before the outermost success returned"
     );
 }
+
+#[test]
+fn a_deferred_realized_by_a_drop_while_unwinding_contains_its_callbacks_panic() {
+    /// Fails its deferred when dropped, as `deferred::spawn`'s guard does.
+    struct FailsOnDrop(Deferred<u8>);
+    impl Drop for FailsOnDrop {
+        fn drop(&mut self) {
+            self.0.error(Error::other("dropped unfinished"));
+        }
+    }
+    let d = Deferred::<u8>::new();
+    d.on_realized(|_| panic!("a callback that panics"));
+    let guard = FailsOnDrop(d.clone());
+    // Without containment this is a panic inside a drop during unwinding: an abort.
+    let unwound = panic::catch_unwind(AssertUnwindSafe(move || {
+        let _guard = guard;
+        panic!("the thread unwinds");
+    }));
+    assert!(unwound.is_err());
+    assert!(d.is_realized());
+}
