@@ -1,0 +1,145 @@
+//! A hostile user against the stream layer: randomized pipelines of links and
+//! operators on both runtime flavours, with every value counted, and the
+//! contracts of the io and sink views pushed at their edges.
+
+mod support;
+
+use std::time::Duration;
+
+use aleph::bytes::Bytes;
+use aleph::stream::{self, Channel, ConnectOptions, Duplex, Receiver};
+use support::{within, Rng};
+use tokio::io::AsyncWriteExt;
+
+/// A pipeline of `stages` random links (with upstream propagation) and
+/// operators over `source`.
+fn pipeline(source: Receiver<u32>, rng: &mut Rng, stages: usize) -> Receiver<u32> {
+    let mut out = source;
+    for _ in 0..stages {
+        out = match rng.below(5) {
+            0 => {
+                let dst = Channel::buffered(rng.below(3) as usize);
+                let upstream = ConnectOptions {
+                    upstream: true,
+                    ..ConnectOptions::default()
+                };
+                stream::connect(out, dst.clone(), upstream);
+                dst.receiver()
+            }
+            1 => stream::buffer(out, rng.below(4) as usize),
+            2 => stream::flatten(stream::batch(
+                out,
+                1 + rng.below(4) as usize,
+                Duration::from_micros(rng.below(200)),
+            )),
+            3 => stream::throttle(out, f64::INFINITY),
+            _ => stream::from_stream(out),
+        };
+    }
+    out
+}
+
+async fn every_value_once_in_order(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let n = 50 + rng.below(200) as u32;
+    let src = Channel::buffered(rng.below(3) as usize);
+    let stages = 1 + rng.below(5) as usize;
+    let out = pipeline(src.receiver(), &mut rng, stages);
+    let producer = tokio::spawn(async move {
+        for v in 0..n {
+            src.send(v).await.unwrap();
+        }
+        // No close: the drop rule must end every stage.
+    });
+    let mut got = Vec::new();
+    while let Some(v) = within(out.recv()).await {
+        got.push(v);
+    }
+    within(producer).await.unwrap();
+    assert_eq!(got, (0..n).collect::<Vec<_>>(), "seed {seed}");
+    assert!(out.error().is_none(), "seed {seed}: {:?}", out.error());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_pipelines_deliver_every_value_once_in_order_on_many_threads() {
+    for seed in 0..40 {
+        every_value_once_in_order(seed).await;
+    }
+}
+
+#[tokio::test]
+async fn random_pipelines_deliver_every_value_once_in_order_on_one_thread() {
+    for seed in 100..140 {
+        every_value_once_in_order(seed).await;
+    }
+}
+
+async fn error_reaches_the_end(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let src = Channel::buffered(rng.below(3) as usize);
+    let stages = 1 + rng.below(5) as usize;
+    let out = pipeline(src.receiver(), &mut rng, stages);
+    let producer = tokio::spawn(async move {
+        for v in 0..20 {
+            src.send(v).await.unwrap();
+        }
+        src.close_with_error(aleph::Error::other("reset mid-body"));
+    });
+    let mut got = 0;
+    while within(out.recv()).await.is_some() {
+        got += 1;
+    }
+    within(producer).await.unwrap();
+    assert_eq!(got, 20, "seed {seed}");
+    let error = out
+        .error()
+        .unwrap_or_else(|| panic!("seed {seed}: a clean end"));
+    assert_eq!(error.to_string(), "reset mid-body", "seed {seed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_at_the_source_reaches_the_end_of_any_pipeline() {
+    for seed in 200..240 {
+        error_reaches_the_end(seed).await;
+    }
+}
+
+async fn dropping_the_output_closes_the_source(seed: u64) {
+    let mut rng = Rng::new(seed);
+    // Only the sending half stays here, so only the pipeline can close it.
+    let (src, rx) = Channel::<u32>::buffered(rng.below(3) as usize).split();
+    let stages = 1 + rng.below(5) as usize;
+    let out = pipeline(rx, &mut rng, stages);
+    let mut sent = 0;
+    for v in 0..rng.below(3) as u32 {
+        sent += usize::from(src.try_send(v).is_ok());
+    }
+    if sent > 0 {
+        // Mid-flight: a value went through every stage.
+        within(out.recv()).await.unwrap();
+    }
+    drop(out);
+    within(src.closed()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_output_of_any_pipeline_closes_its_source() {
+    for seed in 300..340 {
+        dropping_the_output_closes_the_source(seed).await;
+    }
+}
+
+#[tokio::test]
+async fn duplex_io_writes_fail_but_flush_succeeds_once_the_peer_closed() {
+    let (tx, rx) = Channel::<Bytes>::buffered(4).split();
+    let inbound = Channel::<Bytes>::buffered(1);
+    let mut io = Duplex::from_parts(inbound.receiver(), tx).into_io();
+    io.write_all(b"sent").await.unwrap();
+    rx.close();
+    let write = io.write_all(b"more").await;
+    assert_eq!(write.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+    // What was accepted is in the channel, still there for the peer to drain.
+    io.flush().await.unwrap();
+    assert_eq!(rx.try_recv().unwrap(), "sent");
+    assert!(rx.try_recv().is_err());
+}
