@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aleph::bytes::Bytes;
 use aleph::stream::{self, Channel, ConnectOptions, Duplex, Receiver};
+use futures::StreamExt;
 use support::{within, Rng};
 use tokio::io::AsyncWriteExt;
 
@@ -142,4 +143,34 @@ async fn duplex_io_writes_fail_but_flush_succeeds_once_the_peer_closed() {
     io.flush().await.unwrap();
     assert_eq!(rx.try_recv().unwrap(), "sent");
     assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn a_blocking_iter_over_a_source_that_failed_says_why_it_ended() {
+    let src = Channel::buffered(4);
+    let mut values = stream::into_blocking_iter(src.clone());
+    src.try_send(1u8).unwrap();
+    src.close_with_error(aleph::Error::other("reset mid-body"));
+    let (got, values) = std::thread::spawn(move || {
+        let got: Vec<u8> = values.by_ref().collect();
+        (got, values)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got, [1]);
+    assert_eq!(
+        values.error().map(|e| e.to_string()).as_deref(),
+        Some("reset mid-body"),
+        "the end of the iteration must not look clean"
+    );
+}
+
+#[test]
+fn a_blocking_iter_over_a_foreign_stream_that_panicked_says_why_it_ended() {
+    let mut values = stream::into_blocking_iter(futures::stream::iter(0..3u8).map(|i| {
+        assert!(i < 1, "the foreign stream fails at {i}");
+        i
+    }));
+    assert_eq!(values.by_ref().collect::<Vec<_>>(), [0]);
+    assert!(values.error().is_some_and(|e| e.is_panic()));
 }

@@ -418,7 +418,8 @@ where
 /// Each `next()` blocks the calling thread until a value arrives or the source
 /// ends. Use it from a plain thread or `spawn_blocking`, never from async code.
 /// Of an aleph source only the receiving half is kept, so the iterator ends
-/// once the last handle that can send into it is dropped.
+/// once the last handle that can send into it is dropped. Why the source
+/// ended (an error, a panic) is told by [`BlockingIter::error`] afterwards.
 ///
 /// # Panics
 ///
@@ -459,6 +460,33 @@ where
 /// ```
 pub struct BlockingIter<S: Stream> {
     source: AnySource<S>,
+}
+
+impl<S: Stream> BlockingIter<S> {
+    /// Why the source ended, once the iterator returned `None`: the error an
+    /// aleph source was closed with, or a panic of a foreign stream (kind
+    /// [`Panic`](crate::ErrorKind::Panic)). `None` after a clean end, or
+    /// while the source has not ended.
+    ///
+    /// An iterator cannot carry the error itself; check this after the loop,
+    /// so that a truncated stream is never taken for a complete one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{self, Channel};
+    ///
+    /// let ch = Channel::buffered(4);
+    /// let mut values = stream::into_blocking_iter(ch.clone());
+    /// ch.try_send(1).unwrap();
+    /// ch.close_with_error(aleph::Error::other("connection reset"));
+    /// let got: Vec<i32> = values.by_ref().collect();
+    /// assert_eq!(got, [1]);
+    /// assert_eq!(values.error().unwrap().to_string(), "connection reset");
+    /// ```
+    pub fn error(&self) -> Option<Error> {
+        self.source.end_error()
+    }
 }
 
 impl<S: Stream> Iterator for BlockingIter<S> {
