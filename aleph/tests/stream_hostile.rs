@@ -174,3 +174,88 @@ fn a_blocking_iter_over_a_foreign_stream_that_panicked_says_why_it_ended() {
     assert_eq!(values.by_ref().collect::<Vec<_>>(), [0]);
     assert!(values.error().is_some_and(|e| e.is_panic()));
 }
+
+/// Subscribers that come and go (dropped, or sliding), publishes cancelled at
+/// random: each subscription sees the messages of its lifetime in order,
+/// none twice, and a bus whose subscribers all left forgets the topic.
+async fn bus_churn(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let bus: stream::Bus<u8, u32> = stream::Bus::with_capacity(rng.below(3) as usize);
+    let mut readers = Vec::new();
+    for r in 0..4 {
+        let sub = if r == 3 {
+            bus.subscribe_with(0, Channel::sliding(1))
+        } else {
+            bus.subscribe(0)
+        };
+        let quit_after = rng.below(60);
+        readers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(v) = sub.recv().await {
+                got.push(v);
+                if got.len() as u64 == quit_after {
+                    break; // drops the subscription mid-stream
+                }
+            }
+            got
+        }));
+    }
+    let publisher = {
+        let bus = bus.clone();
+        let mut rng = rng.clone();
+        tokio::spawn(async move {
+            for v in 0..100u32 {
+                // Some publishes are cancelled after a few polls.
+                let polls = rng.below(4) as u32;
+                tokio::select! {
+                    biased;
+                    _ = bus.publish(&0, v) => {}
+                    () = support::ready_after(polls) => {}
+                }
+            }
+        })
+    };
+    within(publisher).await.unwrap();
+    drop(bus.clone());
+    let topics_before = bus.topics();
+    drop(bus);
+    for reader in readers {
+        let got = within(reader).await.unwrap();
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "seed {seed}: out of order or twice: {got:?}"
+        );
+        assert!(got.iter().all(|&v| v < 100), "seed {seed}");
+    }
+    assert!(topics_before.len() <= 1, "seed {seed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_under_churn_and_cancelled_publishes_never_reorders_or_doubles() {
+    for seed in 0..30 {
+        bus_churn(seed).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_whose_subscribers_all_left_is_forgotten_on_any_thread() {
+    let bus: stream::Bus<u32, u32> = stream::Bus::new();
+    let mut tasks = Vec::new();
+    for t in 0..8u32 {
+        let bus = bus.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..200u32 {
+                let sub = bus.subscribe((t + i) % 5);
+                if i % 3 == 0 {
+                    bus.publish(&((t + i) % 5), i).await;
+                }
+                drop(sub);
+            }
+        }));
+    }
+    for task in tasks {
+        within(task).await.unwrap();
+    }
+    assert!(bus.topics().is_empty(), "{:?}", bus.description());
+    assert_eq!(bus.description().topics.len(), 0, "not even stale entries");
+}
