@@ -479,7 +479,7 @@ fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
     let mut job = match (runs_here, pending.take()) {
         (Ok(true), Some(job)) => job,
         // This thread's locals are being torn down: run it here and now.
-        (Err(_), Some(job)) => return job(),
+        (Err(_), Some(job)) => return run_job(job),
         _ => return None,
     };
     // Leaves the trampoline usable even if this loop itself unwinds (every
@@ -493,14 +493,7 @@ fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
     let _stop = Stop;
     let mut first_panic = None;
     loop {
-        // A job catches its callbacks' panics, but not one of a value's `Drop`
-        // when the job lets go of the last reference to its deferred: caught
-        // here, so the jobs queued behind it still run before this returns.
-        let panicked = match panic::catch_unwind(AssertUnwindSafe(job)) {
-            Ok(panicked) => panicked,
-            Err(payload) => Some(payload),
-        };
-        if let Some(payload) = panicked {
+        if let Some(payload) = run_job(job) {
             first_panic.get_or_insert(payload);
         }
         let next = TRAMPOLINE.try_with(|t| t.borrow_mut().queue.pop_front());
@@ -508,6 +501,17 @@ fn trampoline(job: Job) -> Option<Box<dyn Any + Send>> {
             Ok(Some(next)) => job = next,
             _ => return first_panic,
         }
+    }
+}
+
+/// Runs `job`, returning the first panic of its callbacks, or its own: a job
+/// catches its callbacks' panics, but not one of a value's `Drop` when the job
+/// lets go of the last reference to its deferred. Caught here too, so that the
+/// jobs queued behind it still run.
+fn run_job(job: Job) -> Option<Box<dyn Any + Send>> {
+    match panic::catch_unwind(AssertUnwindSafe(job)) {
+        Ok(panicked) => panicked,
+        Err(payload) => Some(payload),
     }
 }
 

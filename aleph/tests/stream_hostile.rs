@@ -259,3 +259,36 @@ async fn a_topic_whose_subscribers_all_left_is_forgotten_on_any_thread() {
     assert!(bus.topics().is_empty(), "{:?}", bus.description());
     assert_eq!(bus.description().topics.len(), 0, "not even stale entries");
 }
+
+#[test]
+fn outputs_of_operators_stopped_by_runtime_shutdown_never_end_cleanly() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (src, outputs) = rt.block_on(async {
+        let src = Channel::<u32>::buffered(4);
+        let outputs: Vec<Receiver<u32>> = vec![
+            stream::buffer(src.receiver(), 2),
+            stream::from_iter(0..),
+            stream::flatten(stream::batch(src.receiver(), 2, Duration::MAX)),
+            stream::throttle(src.receiver(), 1.0),
+            stream::from_stream(futures::stream::pending()),
+            stream::periodically(Duration::from_secs(3600), || 1),
+        ];
+        src.send(1).await.unwrap();
+        tokio::task::yield_now().await;
+        (src, outputs)
+    });
+    drop(rt);
+    for (i, out) in outputs.iter().enumerate() {
+        while out.try_recv().is_ok() {}
+        assert!(
+            out.is_closed(),
+            "output {i} still open after its task was stopped"
+        );
+        assert!(out.error().is_some(), "output {i} ended cleanly: {out:?}");
+    }
+    drop(src);
+}
