@@ -516,3 +516,40 @@ fn a_deferred_realized_by_a_drop_while_unwinding_contains_its_callbacks_panic() 
     assert!(unwound.is_err());
     assert!(d.is_realized());
 }
+
+#[test]
+fn chains_realized_from_many_threads_at_once_run_every_callback_exactly_once() {
+    const N: usize = 2_000;
+    let ds: Arc<Vec<Deferred<usize>>> = Arc::new((0..N).map(|_| Deferred::new()).collect());
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect());
+    for i in 0..N {
+        let (all, runs) = (ds.clone(), runs.clone());
+        ds[i].on_realized(move |_| {
+            runs[i].fetch_add(1, Ordering::SeqCst);
+            // Each callback realizes two others: chains that cross and race.
+            for next in [(i * 7 + 1) % N, (i * 13 + 5) % N] {
+                all[next].success(i);
+            }
+        });
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let ds = ds.clone();
+            std::thread::spawn(move || {
+                for i in (t..N).step_by(97) {
+                    ds[i].success(usize::MAX);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    for (i, d) in ds.iter().enumerate() {
+        if d.is_realized() {
+            assert_eq!(runs[i].load(Ordering::SeqCst), 1, "deferred {i}");
+        } else {
+            assert_eq!(runs[i].load(Ordering::SeqCst), 0, "deferred {i}");
+        }
+    }
+}
