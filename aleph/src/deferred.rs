@@ -196,7 +196,9 @@ impl<T> Deferred<T> {
     /// right after the current callback returns, on the same thread and
     /// before the outermost `success` or `error` returns, rather than in a
     /// nested call (Manifold's trampoline): a chain of any length of
-    /// deferreds, each realizing the next, uses no more stack than one.
+    /// deferreds, each realizing the next, uses no more stack than one. So a
+    /// callback must never block waiting for what the callbacks of a
+    /// deferred it realized do: they run only once it returned.
     ///
     /// Keep callbacks short: they run on whichever thread realizes the
     /// deferred, which may be a runtime worker. A panicking callback does not

@@ -292,3 +292,44 @@ fn outputs_of_operators_stopped_by_runtime_shutdown_never_end_cleanly() {
     }
     drop(src);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplex_io_and_channel_sink_lose_nothing_through_channels_of_capacity_zero_and_one() {
+    use futures::SinkExt;
+    for capacity in [0, 1] {
+        let (tx, rx) = Channel::<Bytes>::buffered(capacity).split();
+        let inbound = Channel::<Bytes>::buffered(1);
+        let mut io = Duplex::from_parts(inbound.receiver(), tx).into_io();
+        let writer = tokio::spawn(async move {
+            for i in 0..500u32 {
+                io.write_all(format!("{i};").as_bytes()).await?;
+            }
+            io.shutdown().await
+        });
+        let all = within(aleph::bytes::to_string(rx)).await.unwrap();
+        within(writer).await.unwrap().unwrap();
+        let expected: String = (0..500u32).map(|i| format!("{i};")).collect();
+        assert_eq!(all, expected, "DuplexIo, capacity {capacity}");
+
+        let (tx, rx) = Channel::<u32>::buffered(capacity).split();
+        let mut sink = tx.sink();
+        drop(tx);
+        let feeder = tokio::spawn(async move {
+            for i in 0..500u32 {
+                sink.feed(i).await?;
+            }
+            sink.close().await
+        });
+        let mut got = Vec::new();
+        while let Some(v) = within(rx.recv()).await {
+            got.push(v);
+        }
+        within(feeder).await.unwrap().unwrap();
+        assert_eq!(
+            got,
+            (0..500).collect::<Vec<_>>(),
+            "ChannelSink, capacity {capacity}"
+        );
+        assert!(rx.error().is_none());
+    }
+}
