@@ -362,3 +362,69 @@ fn an_on_closed_hook_that_panics_while_the_thread_unwinds_does_not_abort() {
     assert!(unwound.is_err());
     assert!(rx.is_closed());
 }
+
+/// A foreign sink that takes everything and fails when closed (a file whose
+/// final flush hits a full disk).
+struct FailsOnClose(Vec<u32>);
+
+impl futures::Sink<u32> for FailsOnClose {
+    type Error = std::io::Error;
+
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: std::pin::Pin<&mut Self>, item: u32) -> std::io::Result<()> {
+        self.get_mut().0.push(item);
+        Ok(())
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Err(std::io::Error::other("disk full at the final flush")))
+    }
+}
+
+#[tokio::test]
+async fn a_link_into_a_foreign_sink_that_fails_at_close_ends_with_that_error() {
+    let link = stream::connect(
+        stream::from_iter([1, 2, 3]),
+        FailsOnClose(Vec::new()),
+        ConnectOptions::default(),
+    );
+    let error = within(link)
+        .await
+        .expect_err("the sink never got its data out: the link must not end Ok");
+    assert!(error.to_string().contains("disk full"), "{error}");
+}
+
+#[tokio::test]
+async fn a_link_into_a_foreign_sink_ends_only_once_the_sink_has_everything() {
+    let (tx, mut rx) = futures::channel::mpsc::channel::<u32>(64);
+    let link = stream::connect(stream::from_iter(0..40), tx, ConnectOptions::default());
+    within(link).await.unwrap();
+    // Nothing is left in flight between the link and the sink, which is closed.
+    let mut got = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => got.push(v),
+            Err(futures::channel::mpsc::TryRecvError::Closed) => break,
+            Err(futures::channel::mpsc::TryRecvError::Empty) => {
+                panic!("the link ended before its sink was closed: {got:?}")
+            }
+        }
+    }
+    assert_eq!(got, (0..40).collect::<Vec<_>>());
+}

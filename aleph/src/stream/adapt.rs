@@ -257,6 +257,18 @@ where
     K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     T: Send + 'static,
 {
+    feed_sink(sink).0
+}
+
+/// [`from_sink`], with the task feeding the sink: it ends once the sink is
+/// closed, with the sink's error if it failed (at any step, its final
+/// `poll_close` included).
+pub(crate) fn feed_sink<K, T>(sink: K) -> (Sender<T>, tokio::task::JoinHandle<crate::Result<()>>)
+where
+    K: Sink<T> + Send + 'static,
+    K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T: Send + 'static,
+{
     let (tx, rx) = Channel::with_meta(
         ADAPTER_CAPACITY,
         Meta {
@@ -265,7 +277,7 @@ where
         },
     )
     .split();
-    tokio::spawn(async move {
+    let feeder = tokio::spawn(async move {
         let mut sink = std::pin::pin!(sink);
         let mut rx = rx;
         let outcome = async {
@@ -287,13 +299,15 @@ where
         };
         // A panic of the foreign sink ends the channel with an error, so
         // that senders get their values back instead of waiting forever.
-        match std::panic::AssertUnwindSafe(outcome).catch_unwind().await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => rx.close_with_error(Error::other(error)),
-            Err(payload) => rx.close_with_error(panic_error("the sink", &*payload)),
-        }
+        let error = match std::panic::AssertUnwindSafe(outcome).catch_unwind().await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => Error::other(error),
+            Err(payload) => panic_error("the sink", &*payload),
+        };
+        rx.close_with_error(error.clone());
+        Err(error)
     });
-    tx
+    (tx, feeder)
 }
 
 /// A bridge from a tokio mpsc receiver: a task moves its values into a channel
