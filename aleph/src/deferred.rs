@@ -195,7 +195,9 @@ impl<T> Deferred<T> {
     /// right after the current callback returns, on the same thread and
     /// before the outermost `success` or `error` returns, rather than in a
     /// nested call (Manifold's trampoline): a chain of any length of
-    /// deferreds, each realizing the next, uses no more stack than one.
+    /// deferreds, each realizing the next, uses no more stack than one. So a
+    /// callback must never block waiting for what the callbacks of a
+    /// deferred it realized do: they run only once it returned.
     ///
     /// Keep callbacks short: they run on whichever thread realizes the
     /// deferred, which may be a runtime worker. A panicking callback does not
@@ -344,7 +346,9 @@ impl<T: 'static> Deferred<T> {
     ///
     /// If a callback panics, the remaining callbacks still run and every
     /// awaiter is still woken; then the first panic is resumed here (for
-    /// callbacks run after a callback returned, in the outermost call).
+    /// callbacks run after a callback returned, in the outermost call). When
+    /// the thread is already unwinding (a deferred realized from a `Drop`), the
+    /// panic is logged instead, as a second panic would abort the process.
     ///
     /// # Examples
     ///
@@ -369,7 +373,8 @@ impl<T: 'static> Deferred<T> {
     /// # Panics
     ///
     /// If a callback panics, the remaining callbacks still run and every
-    /// awaiter is still woken; then the first panic is resumed here.
+    /// awaiter is still woken; then the first panic is resumed here (logged
+    /// instead while the thread is already unwinding, as for `success`).
     ///
     /// # Examples
     ///
@@ -416,7 +421,16 @@ impl<T: 'static> Deferred<T> {
             crate::panic::run_all(callbacks.into_iter().map(|callback| || callback(outcome)))
         });
         if let Some(payload) = trampoline(job) {
-            std::panic::resume_unwind(payload);
+            if std::thread::panicking() {
+                // Realized by a drop while this thread unwinds (a guard, a
+                // runtime dropped mid-panic): a second panic would abort.
+                tracing::error!(
+                    panic = crate::panic::message(&*payload),
+                    "a deferred callback panicked while the thread was already unwinding"
+                );
+            } else {
+                std::panic::resume_unwind(payload);
+            }
         }
         true
     }
@@ -460,12 +474,11 @@ fn trampoline(job: Job) -> Option<crate::panic::Payload> {
     let mut job = match (runs_here, pending.take()) {
         (Ok(true), Some(job)) => job,
         // This thread's locals are being torn down: run it here and now.
-        (Err(_), Some(job)) => return job(),
+        (Err(_), Some(job)) => return run_job(job),
         _ => return None,
     };
-    // Leaves the trampoline usable even if a job unwinds (jobs catch the
-    // panics of callbacks, so only a bug here could): whatever is queued then
-    // runs with the next deferred realized on this thread.
+    // Leaves the trampoline usable even if this loop itself unwinds (every
+    // job is run under `catch_unwind`, so only a bug here could).
     struct Stop;
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -475,7 +488,7 @@ fn trampoline(job: Job) -> Option<crate::panic::Payload> {
     let _stop = Stop;
     let mut first_panic = None;
     loop {
-        if let Some(payload) = job() {
+        if let Some(payload) = run_job(job) {
             first_panic.get_or_insert(payload);
         }
         let next = TRAMPOLINE.try_with(|t| t.borrow_mut().queue.pop_front());
@@ -483,6 +496,17 @@ fn trampoline(job: Job) -> Option<crate::panic::Payload> {
             Ok(Some(next)) => job = next,
             _ => return first_panic,
         }
+    }
+}
+
+/// Runs `job`, returning the first panic of its callbacks, or its own: a job
+/// catches its callbacks' panics, but not one of a value's `Drop` when the job
+/// lets go of the last reference to its deferred. Caught here too, so that the
+/// jobs queued behind it still run.
+fn run_job(job: Job) -> Option<crate::panic::Payload> {
+    match std::panic::catch_unwind(AssertUnwindSafe(job)) {
+        Ok(panicked) => panicked,
+        Err(payload) => Some(payload),
     }
 }
 

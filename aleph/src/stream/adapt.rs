@@ -257,6 +257,18 @@ where
     K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     T: Send + 'static,
 {
+    feed_sink(sink).0
+}
+
+/// [`from_sink`], with the task feeding the sink: it ends once the sink is
+/// closed, with the sink's error if it failed (at any step, its final
+/// `poll_close` included).
+pub(crate) fn feed_sink<K, T>(sink: K) -> (Sender<T>, tokio::task::JoinHandle<crate::Result<()>>)
+where
+    K: Sink<T> + Send + 'static,
+    K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T: Send + 'static,
+{
     let (tx, rx) = Channel::with_meta(
         ADAPTER_CAPACITY,
         Meta {
@@ -265,7 +277,7 @@ where
         },
     )
     .split();
-    tokio::spawn(async move {
+    let feeder = tokio::spawn(async move {
         let mut sink = std::pin::pin!(sink);
         let mut rx = rx;
         let outcome = async {
@@ -287,13 +299,15 @@ where
         };
         // A panic of the foreign sink ends the channel with an error, so
         // that senders get their values back instead of waiting forever.
-        match std::panic::AssertUnwindSafe(outcome).catch_unwind().await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => rx.close_with_error(Error::other(error)),
-            Err(payload) => rx.close_with_error(panic_error("the sink", &*payload)),
-        }
+        let error = match std::panic::AssertUnwindSafe(outcome).catch_unwind().await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => Error::other(error),
+            Err(payload) => panic_error("the sink", &*payload),
+        };
+        rx.close_with_error(error.clone());
+        Err(error)
     });
-    tx
+    (tx, feeder)
 }
 
 /// A bridge from a tokio mpsc receiver: a task moves its values into a channel
@@ -418,7 +432,8 @@ where
 /// Each `next()` blocks the calling thread until a value arrives or the source
 /// ends. Use it from a plain thread or `spawn_blocking`, never from async code.
 /// Of an aleph source only the receiving half is kept, so the iterator ends
-/// once the last handle that can send into it is dropped.
+/// once the last handle that can send into it is dropped. Why the source
+/// ended (an error, a panic) is told by [`BlockingIter::error`] afterwards.
 ///
 /// # Panics
 ///
@@ -459,6 +474,33 @@ where
 /// ```
 pub struct BlockingIter<S: Stream> {
     source: AnySource<S>,
+}
+
+impl<S: Stream> BlockingIter<S> {
+    /// Why the source ended, once the iterator returned `None`: the error an
+    /// aleph source was closed with, or a panic of a foreign stream (kind
+    /// [`Panic`](crate::ErrorKind::Panic)). `None` after a clean end, or
+    /// while the source has not ended.
+    ///
+    /// An iterator cannot carry the error itself; check this after the loop,
+    /// so that a truncated stream is never taken for a complete one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{self, Channel};
+    ///
+    /// let ch = Channel::buffered(4);
+    /// let mut values = stream::into_blocking_iter(ch.clone());
+    /// ch.try_send(1).unwrap();
+    /// ch.close_with_error(aleph::Error::other("connection reset"));
+    /// let got: Vec<i32> = values.by_ref().collect();
+    /// assert_eq!(got, [1]);
+    /// assert_eq!(values.error().unwrap().to_string(), "connection reset");
+    /// ```
+    pub fn error(&self) -> Option<Error> {
+        self.source.end_error()
+    }
 }
 
 impl<S: Stream> Iterator for BlockingIter<S> {

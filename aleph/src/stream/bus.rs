@@ -1,7 +1,7 @@
 //! `Bus<K, T>`: Manifold's event bus, topics fanned out to subscriptions.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -56,10 +56,35 @@ pub struct Bus<K, T> {
 }
 
 struct Inner<K, T> {
-    /// Each topic's subscriptions, replaced whole on every change so that a
-    /// publish takes one reference count, not one per subscriber.
-    topics: Mutex<HashMap<K, Arc<[Sender<T>]>>>,
+    topics: Mutex<Topics<K, T>>,
     capacity: usize,
+}
+
+struct Topics<K, T> {
+    by_name: HashMap<K, Topic<T>>,
+    /// The id of the next subscription (never reused, so a subscription's
+    /// hook can never remove another one).
+    next_id: u64,
+}
+
+/// One topic's subscriptions. A change costs O(log n), never a copy of the
+/// whole list: the list a publish sends to is built at the first publish
+/// after a change and then shared by every publish until the next change.
+struct Topic<T> {
+    subscribers: BTreeMap<u64, Sender<T>>,
+    snapshot: Option<Arc<[Sender<T>]>>,
+}
+
+impl<T> Topic<T> {
+    fn snapshot(&mut self) -> Arc<[Sender<T>]> {
+        self.snapshot
+            .get_or_insert_with(|| self.subscribers.values().cloned().collect())
+            .clone()
+    }
+
+    fn has_live(&self) -> bool {
+        self.subscribers.values().any(|s| !s.is_closed())
+    }
 }
 
 impl<K, T> Bus<K, T> {
@@ -94,7 +119,10 @@ impl<K, T> Bus<K, T> {
     pub fn with_capacity(capacity: usize) -> Bus<K, T> {
         Bus {
             inner: Arc::new(Inner {
-                topics: Mutex::new(HashMap::new()),
+                topics: Mutex::new(Topics {
+                    by_name: HashMap::new(),
+                    next_id: 0,
+                }),
                 capacity,
             }),
         }
@@ -158,20 +186,23 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         T: Send + 'static,
     {
         let (tx, rx) = channel.split();
-        let replaced = {
+        let (id, stale) = {
             let mut topics = self.inner.topics.lock();
-            let subscribers = topics.entry(topic.clone()).or_insert_with(|| Arc::from([]));
-            let live = subscribers
-                .iter()
-                .filter(|s| !s.is_closed())
-                .cloned()
-                .chain(std::iter::once(tx.clone()))
-                .collect::<Arc<[_]>>();
-            std::mem::replace(subscribers, live)
+            let id = topics.next_id;
+            topics.next_id += 1;
+            let entry = topics
+                .by_name
+                .entry(topic.clone())
+                .or_insert_with(|| Topic {
+                    subscribers: BTreeMap::new(),
+                    snapshot: None,
+                });
+            entry.subscribers.insert(id, tx.clone());
+            (id, entry.snapshot.take())
         };
         // Dropped outside the lock: dropping a sending handle may run a
         // channel's hooks, which may call back into the bus.
-        drop(replaced);
+        drop(stale);
         // When the subscription ends, the bus forgets it (and the topic, if it
         // was the last), so that topics nobody publishes on do not pile up.
         // The hook runs outside every lock of the channel; the bus's own lock
@@ -179,7 +210,7 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         let bus = Arc::downgrade(&self.inner);
         tx.on_closed(move || {
             if let Some(inner) = bus.upgrade() {
-                Bus { inner }.forget_ended(&topic);
+                Bus { inner }.forget(&topic, id);
             }
         });
         rx
@@ -204,8 +235,12 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.subscribers(topic)
-            .is_some_and(|subscribers| subscribers.iter().any(|s| !s.is_closed()))
+        self.inner
+            .topics
+            .lock()
+            .by_name
+            .get(topic)
+            .is_some_and(Topic::has_live)
     }
 
     /// The topics with at least one live subscription, in no particular order.
@@ -229,14 +264,17 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         let mut forgotten = Vec::new();
         let topics = {
             let mut topics = self.inner.topics.lock();
-            topics.retain(|_, subscribers| {
-                let live = subscribers.iter().any(|s| !s.is_closed());
+            topics.by_name.retain(|_, subscribers| {
+                let live = subscribers.has_live();
                 if !live {
-                    forgotten.push(std::mem::replace(subscribers, Arc::from([])));
+                    forgotten.push((
+                        std::mem::take(&mut subscribers.subscribers),
+                        subscribers.snapshot.take(),
+                    ));
                 }
                 live
             });
-            topics.keys().cloned().collect()
+            topics.by_name.keys().cloned().collect()
         };
         drop(forgotten);
         topics
@@ -346,11 +384,16 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         let topics = self.inner.topics.lock();
         BusDescription {
             topics: topics
+                .by_name
                 .iter()
                 .map(|(topic, subscribers)| {
                     (
                         format!("{topic:?}"),
-                        subscribers.iter().map(Sender::description).collect(),
+                        subscribers
+                            .subscribers
+                            .values()
+                            .map(Sender::description)
+                            .collect(),
                     )
                 })
                 .collect(),
@@ -362,7 +405,37 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.inner.topics.lock().get(topic).cloned()
+        self.inner
+            .topics
+            .lock()
+            .by_name
+            .get_mut(topic)
+            .map(Topic::snapshot)
+    }
+
+    /// Forgets the subscription `id` of `topic`, and the topic if that was
+    /// its last subscription.
+    fn forget<Q>(&self, topic: &Q, id: u64)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let removed = {
+            let mut topics = self.inner.topics.lock();
+            let Some(subscribers) = topics.by_name.get_mut(topic) else {
+                return;
+            };
+            let Some(sender) = subscribers.subscribers.remove(&id) else {
+                return;
+            };
+            let snapshot = subscribers.snapshot.take();
+            let topic = subscribers
+                .subscribers
+                .is_empty()
+                .then(|| topics.by_name.remove(topic));
+            (sender, snapshot, topic)
+        };
+        drop(removed);
     }
 
     /// Forgets the subscriptions of `topic` that ended, and the topic if none is left.
@@ -371,23 +444,27 @@ impl<K: Hash + Eq, T> Bus<K, T> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let replaced = {
+        let mut removed = Vec::new();
+        let snapshot = {
             let mut topics = self.inner.topics.lock();
-            let Some(subscribers) = topics.get_mut(topic) else {
+            let Some(subscribers) = topics.by_name.get_mut(topic) else {
                 return;
             };
-            let live: Arc<[Sender<T>]> = subscribers
-                .iter()
-                .filter(|s| !s.is_closed())
-                .cloned()
-                .collect();
-            if live.is_empty() {
-                topics.remove(topic)
-            } else {
-                Some(std::mem::replace(subscribers, live))
+            subscribers.subscribers.retain(|_, s| {
+                let live = !s.is_closed();
+                if !live {
+                    removed.push(s.clone());
+                }
+                live
+            });
+            let snapshot = subscribers.snapshot.take();
+            if subscribers.subscribers.is_empty() {
+                topics.by_name.remove(topic);
             }
+            snapshot
         };
-        drop(replaced);
+        drop(snapshot);
+        drop(removed);
     }
 }
 
@@ -409,7 +486,7 @@ impl<K: fmt::Debug, T> fmt::Debug for Bus<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let topics = self.inner.topics.lock();
         f.debug_map()
-            .entries(topics.iter().map(|(k, v)| (k, v.len())))
+            .entries(topics.by_name.iter().map(|(k, v)| (k, v.subscribers.len())))
             .finish()
     }
 }

@@ -13,7 +13,7 @@ use futures_util::FutureExt as _;
 
 use super::adapt;
 use super::core::Meta;
-use super::source::{self, Source as _};
+use super::source::{self, Source};
 use super::{Channel, Duplex, Sender};
 use crate::{Error, ErrorKind, Result};
 
@@ -51,8 +51,17 @@ pub trait IntoSink<T, M>: sealed::Sealed<T, M> {
 }
 
 mod sealed {
+    use super::Sender;
+
+    /// The task feeding a foreign sink, and how it ended.
+    pub(crate) type Feeder = tokio::task::JoinHandle<crate::Result<()>>;
+
     /// Seals [`IntoSink`](super::IntoSink): its two markers are the only ones.
-    pub trait Sealed<T, M> {}
+    pub trait Sealed<T, M> {
+        /// The sending handle, and for a foreign sink the task feeding it, so
+        /// that a link ends only once the sink has everything.
+        fn into_link_sink(self) -> (Sender<T>, Option<Feeder>);
+    }
 }
 
 /// Marks [`IntoSink`] for aleph's own handles (inferred, never named).
@@ -65,10 +74,35 @@ pub enum AlephSink {}
 #[derive(Debug)]
 pub enum ForeignSink {}
 
-impl<T> sealed::Sealed<T, AlephSink> for Channel<T> {}
-impl<T> sealed::Sealed<T, AlephSink> for Sender<T> {}
-impl<In, T> sealed::Sealed<T, AlephSink> for Duplex<In, T> {}
-impl<K: Sink<T>, T> sealed::Sealed<T, ForeignSink> for K {}
+impl<T> sealed::Sealed<T, AlephSink> for Channel<T> {
+    fn into_link_sink(self) -> (Sender<T>, Option<sealed::Feeder>) {
+        (self.sender(), None)
+    }
+}
+
+impl<T> sealed::Sealed<T, AlephSink> for Sender<T> {
+    fn into_link_sink(self) -> (Sender<T>, Option<sealed::Feeder>) {
+        (self, None)
+    }
+}
+
+impl<In, T> sealed::Sealed<T, AlephSink> for Duplex<In, T> {
+    fn into_link_sink(self) -> (Sender<T>, Option<sealed::Feeder>) {
+        (self.into_parts().1, None)
+    }
+}
+
+impl<K, T> sealed::Sealed<T, ForeignSink> for K
+where
+    K: Sink<T> + Send + 'static,
+    K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T: Send + 'static,
+{
+    fn into_link_sink(self) -> (Sender<T>, Option<sealed::Feeder>) {
+        let (sender, feeder) = adapt::feed_sink(self);
+        (sender, Some(feeder))
+    }
+}
 
 impl<T> IntoSink<T, AlephSink> for Channel<T> {
     fn into_sender(self) -> Sender<T> {
@@ -147,8 +181,11 @@ impl Default for ConnectOptions {
 /// `Ok(())` once the source drained (or the sink closed cleanly with nothing
 /// lost); an error if the source ended with one (a panic of a foreign source
 /// included), a message timed out, the sink closed with an error, or the
-/// sink closed while a message was in hand. Dropping the `Link` does not
-/// stop it.
+/// sink closed while a message was in hand. Into a foreign
+/// [`Sink`](futures_sink::Sink), the link ends only once the sink has taken
+/// everything and was closed (`poll_close`), and a failure of the sink at
+/// any step, its close included, is the link's error. Dropping the `Link`
+/// does not stop it.
 ///
 /// # Examples
 ///
@@ -269,7 +306,7 @@ where
     S::Item: Send + 'static,
     K: IntoSink<S::Item, M>,
 {
-    let sink = sink.into_sender();
+    let (sink, feeder) = sink.into_link_sink();
     if let Some(label) = &options.label {
         let label = label.clone();
         sink.shared().set_meta(|meta: &mut Meta| {
@@ -285,50 +322,79 @@ where
         sink: options.downstream.then(|| sink.clone()),
     };
     let task = tokio::spawn(async move {
-        let name = options.label.as_deref().unwrap_or("stream link");
-        let work = adapt::forward(&mut source, &sink, options.timeout, options.upstream);
-        let ended = AssertUnwindSafe(work).catch_unwind().await;
-        stopped.disarm();
-        let ended = match ended {
-            Ok(ended) => ended,
-            Err(payload) => {
-                // Only a panic outside the source (which `Source` contains)
-                // lands here; the sink must still see an error, not hang.
-                let error = source::panic_error(name, &*payload);
-                sink.close_with_error(error.clone());
-                return Err(error);
-            }
+        let ended = run_link(&mut source, &sink, &mut stopped, &options).await;
+        let Some(feeder) = feeder else {
+            return ended;
         };
-        match ended {
-            adapt::Forwarded::Drained => {
-                let error = source.end_error();
-                if options.downstream {
-                    match &error {
-                        Some(error) => sink.close_with_error(error.clone()),
-                        None => sink.close(),
-                    }
-                }
-                error.map_or(Ok(()), Err)
-            }
-            // A sink that failed (a foreign sink's error, a connection reset)
-            // is the link's error too.
-            adapt::Forwarded::SinkClosed { .. } if sink.error().is_some() => {
-                sink.error().map_or(Ok(()), Err)
-            }
-            adapt::Forwarded::SinkClosed { lost: false } => Ok(()),
-            adapt::Forwarded::SinkClosed { lost: true } => Err(Error::new(
+        // A foreign sink: the link is over only once the task feeding it has
+        // delivered everything and closed it (its channel closes when the
+        // link's handles are gone), and a failure there is the link's too.
+        drop((source, sink, stopped));
+        let fed = match feeder.await {
+            Ok(fed) => fed,
+            Err(_) => Err(Error::new(
                 ErrorKind::Closed,
-                format!("{name}: the sink closed with a message in hand; it was dropped"),
+                "the task feeding the sink was stopped by runtime shutdown",
             )),
-            adapt::Forwarded::TimedOut(timeout) => {
-                let error = Error::new(
-                    ErrorKind::Timeout,
-                    format!("{name}: the sink did not accept a message within {timeout:?}"),
-                );
-                sink.close_with_error(error.clone());
-                Err(error)
-            }
-        }
+        };
+        ended.and(fed)
     });
     Link { task }
+}
+
+/// The body of a link's task: forwards, then ends the sink as the options
+/// say, and tells how the link ended.
+async fn run_link<Src>(
+    source: &mut Src,
+    sink: &Sender<Src::Item>,
+    stopped: &mut Stopped<Src::Item>,
+    options: &ConnectOptions,
+) -> Result<()>
+where
+    Src: Source,
+{
+    let name = options.label.as_deref().unwrap_or("stream link");
+    let work = adapt::forward(source, sink, options.timeout, options.upstream);
+    let ended = AssertUnwindSafe(work).catch_unwind().await;
+    stopped.disarm();
+    let ended = match ended {
+        Ok(ended) => ended,
+        Err(payload) => {
+            // Only a panic outside the source (which `Source` contains)
+            // lands here; the sink must still see an error, not hang.
+            let error = source::panic_error(name, &*payload);
+            sink.close_with_error(error.clone());
+            return Err(error);
+        }
+    };
+    match ended {
+        adapt::Forwarded::Drained => {
+            let error = source.end_error();
+            if options.downstream {
+                match &error {
+                    Some(error) => sink.close_with_error(error.clone()),
+                    None => sink.close(),
+                }
+            }
+            error.map_or(Ok(()), Err)
+        }
+        // A sink that failed (a foreign sink's error, a connection reset)
+        // is the link's error too.
+        adapt::Forwarded::SinkClosed { .. } if sink.error().is_some() => {
+            sink.error().map_or(Ok(()), Err)
+        }
+        adapt::Forwarded::SinkClosed { lost: false } => Ok(()),
+        adapt::Forwarded::SinkClosed { lost: true } => Err(Error::new(
+            ErrorKind::Closed,
+            format!("{name}: the sink closed with a message in hand; it was dropped"),
+        )),
+        adapt::Forwarded::TimedOut(timeout) => {
+            let error = Error::new(
+                ErrorKind::Timeout,
+                format!("{name}: the sink did not accept a message within {timeout:?}"),
+            );
+            sink.close_with_error(error.clone());
+            Err(error)
+        }
+    }
 }

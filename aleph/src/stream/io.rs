@@ -83,9 +83,12 @@ impl Duplex<Bytes, Bytes> {
 ///
 /// A read after the receiving direction closed with an error fails with that
 /// error inside an `io::Error` (`aleph`'s errors come back out unchanged
-/// where aleph converts an `io::Error`). A write or flush once the sending
-/// direction is closed, by [`shutdown`](tokio::io::AsyncWriteExt::shutdown),
-/// by the peer or by an error, fails with [`io::ErrorKind::BrokenPipe`].
+/// where aleph converts an `io::Error`). A write once the sending direction
+/// is closed, by [`shutdown`](tokio::io::AsyncWriteExt::shutdown), by the
+/// peer or by an error, fails with [`io::ErrorKind::BrokenPipe`]. A flush
+/// always succeeds: every write it could wait for is already in the channel
+/// (as for a TCP socket, a flush says nothing about what the peer did with
+/// it).
 ///
 /// # Examples
 ///

@@ -69,7 +69,7 @@ impl<S> Foreign<S> {
         if let Some(stream) = self.stream.take() {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(stream))) {
                 tracing::warn!(
-                    panic = panic_message(&*payload),
+                    panic = crate::panic::message(&*payload),
                     "a source stream panicked while being dropped"
                 );
             }
@@ -226,19 +226,8 @@ pub(crate) async fn next<Src: Source + ?Sized>(source: &mut Src) -> Option<Src::
 pub(crate) fn panic_error(what: &str, payload: &(dyn Any + Send)) -> Error {
     Error::new(
         ErrorKind::Panic,
-        format!("{what} panicked: {}", panic_message(payload)),
+        format!("{what} panicked: {}", crate::panic::message(payload)),
     )
-}
-
-/// The text of a panic payload: `panic!` gives a `&str` or a `String`.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "a panic without a message"
-    }
 }
 
 /// Calls `f`, turning a panic into an error of kind [`Panic`](ErrorKind::Panic)
