@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use super::core::{Kind, Meta, Overflow, Shared};
+use super::core::{Kind, Meta, Overflow, Shared, Waiter};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::sink::ChannelSink;
 use super::Description;
@@ -62,7 +62,7 @@ use crate::Error;
 pub struct Channel<T> {
     shared: Arc<Shared<T>>,
     /// The parked receive of this handle's `Stream` impl.
-    waiter: Option<u64>,
+    waiter: Option<Waiter>,
 }
 
 /// The sending half of a [`Channel`]: Manifold's sink-only view.
@@ -116,7 +116,7 @@ pub struct Sender<T> {
 /// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
-    waiter: Option<u64>,
+    waiter: Option<Waiter>,
 }
 
 impl<T> Channel<T> {
@@ -620,7 +620,7 @@ macro_rules! recv_methods {
             EventFuture {
                 shared: &self.shared,
                 drained: true,
-                key: None,
+                listener: None,
             }
         }
     };
@@ -750,7 +750,7 @@ macro_rules! common_methods {
             EventFuture {
                 shared: &self.shared,
                 drained: false,
-                key: None,
+                listener: None,
             }
         }
 
@@ -941,7 +941,7 @@ impl<T> std::fmt::Debug for Receiver<T> {
 pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
     value: Option<T>,
-    waiter: Option<u64>,
+    waiter: Option<Waiter>,
 }
 
 // The value is moved out by `Option::take`, never pinned in place.
@@ -984,7 +984,7 @@ impl<T> Drop for SendFuture<'_, T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvFuture<'a, T> {
     shared: &'a Shared<T>,
-    waiter: Option<u64>,
+    waiter: Option<Waiter>,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -1021,7 +1021,7 @@ impl<T> Drop for RecvFuture<'_, T> {
 pub struct EventFuture<'a, T> {
     shared: &'a Shared<T>,
     drained: bool,
-    key: Option<usize>,
+    listener: Option<event_listener::EventListener>,
 }
 
 impl<T> Future for EventFuture<'_, T> {
@@ -1029,12 +1029,6 @@ impl<T> Future for EventFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.shared.poll_event(this.drained, &mut this.key, cx)
-    }
-}
-
-impl<T> Drop for EventFuture<'_, T> {
-    fn drop(&mut self) {
-        self.shared.cancel_event(self.drained, &mut self.key);
+        this.shared.poll_event(this.drained, &mut this.listener, cx)
     }
 }

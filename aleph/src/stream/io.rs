@@ -120,7 +120,7 @@ pub struct DuplexIo {
     /// A chunk written but not yet in the channel.
     held: Option<Bytes>,
     /// The parked send of `held`.
-    waiter: Option<u64>,
+    waiter: Option<super::core::Waiter>,
 }
 
 impl DuplexIo {

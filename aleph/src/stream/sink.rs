@@ -41,7 +41,7 @@ use crate::{Error, ErrorKind};
 pub struct ChannelSink<T> {
     sender: Sender<T>,
     held: Option<T>,
-    waiter: Option<u64>,
+    waiter: Option<super::core::Waiter>,
 }
 
 impl<T> ChannelSink<T> {
