@@ -1,6 +1,8 @@
-//! Review of the channel core (`aleph/src/stream/core.rs`): the lock-free
-//! ring's store-buffer handshake, wake-one-future with pass-on, close and
-//! drain hooks, and the last receiver dropping what is buffered.
+//! Review of the channel core (`aleph/src/stream/core.rs`): the handshake
+//! between lock-free sends and receives and waiters, wake-one-future with
+//! pass-on, close and drain hooks, and the last receiver dropping what is
+//! buffered. (The loom models in `loom_channel.rs` explore the same races
+//! exhaustively; these run them on real threads and runtimes.)
 //!
 //! Every wait is bounded, so a lost wake-up fails instead of hanging. Racy
 //! tests loop many short rounds on real runtimes of both flavours and on plain
@@ -83,8 +85,8 @@ fn count_waker() -> (Arc<CountWaker>, Waker) {
 }
 
 /// A waker whose `wake` blocks the waking thread until released: it holds a
-/// thread inside `Wakeups::run`, after the channel lock was released but
-/// before the hooks of the same event run.
+/// closing thread after the channel lock was released, before the hooks of
+/// the same event run.
 struct GateWaker {
     entered: Mutex<Option<mpsc::Sender<()>>>,
     release: Mutex<Option<mpsc::Receiver<()>>>,
