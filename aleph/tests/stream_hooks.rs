@@ -1,0 +1,179 @@
+//! A hook (`on_closed`, `on_drained`) that panics: the panic is caught at the
+//! hook boundary. It reaches the caller only of an explicit `close()`; fired
+//! by a receive or a dropped handle it is logged, the value taken is still
+//! returned, the other hooks still run, and nothing aborts.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aleph::stream::{Channel, TryRecvError};
+use tracing::field::{Field, Visit};
+use tracing::span;
+
+/// A tracing subscriber that keeps every event's fields as one line.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = Line(format!("{} ", event.metadata().level()));
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &span::Id) {}
+    fn exit(&self, _: &span::Id) {}
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn logged(&self, needle: &str) -> bool {
+        self.lines().iter().any(|line| line.contains(needle))
+    }
+}
+
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+fn bump(c: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
+    let c = c.clone();
+    move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn get(c: &Arc<AtomicUsize>) -> usize {
+    c.load(Ordering::SeqCst)
+}
+
+/// The receive that takes the last value of a closed channel fires the
+/// drained hooks on its own thread. One of them panicking must not turn the
+/// receive into a panic: the value would be lost with it.
+#[test]
+fn a_drained_hook_that_panics_in_the_last_receive_is_logged_and_the_value_still_returned() {
+    for capacity in [1, 4, 65_537] {
+        for by_future in [false, true] {
+            let ch = Channel::buffered(capacity);
+            ch.try_send(7u32).unwrap();
+            let before = counter();
+            let after = counter();
+            let closed = counter();
+            ch.on_drained(bump(&before));
+            ch.on_drained(|| panic!("drained hook fails"));
+            ch.on_drained(bump(&after));
+            ch.on_closed(bump(&closed));
+            ch.close();
+            assert_eq!(get(&closed), 1);
+            assert_eq!(get(&after), 0, "not drained yet: a value is buffered");
+
+            let log = Capture::default();
+            let got = tracing::subscriber::with_default(log.clone(), || {
+                if by_future {
+                    futures::executor::block_on(ch.recv()).ok_or(TryRecvError::Drained)
+                } else {
+                    ch.try_recv()
+                }
+            });
+            let case = format!("capacity {capacity}, by future: {by_future}");
+            assert_eq!(got, Ok(7), "{case}: the value taken is returned");
+            assert_eq!(
+                (get(&before), get(&after)),
+                (1, 1),
+                "{case}: the other drained hooks ran"
+            );
+            assert!(ch.is_drained(), "{case}");
+            assert!(
+                log.logged("drained hook fails"),
+                "{case}: the panic is logged: {:?}",
+                log.lines()
+            );
+            assert_eq!(ch.try_recv(), Err(TryRecvError::Drained), "{case}");
+        }
+    }
+}
+
+/// A thread that panics while it holds the last sender drops it during
+/// unwinding, which closes the channel and runs its closed hooks there. A
+/// hook that panics too must not abort the process (a second panic while
+/// unwinding does): it is caught and logged, the other hooks run, and the
+/// thread's own panic is what its `join` reports.
+#[test]
+fn a_closed_hook_that_panics_while_the_last_sender_drops_during_unwinding_is_logged_not_an_abort() {
+    for capacity in [0, 1, 65_537] {
+        let ch = Channel::<u8>::buffered(capacity);
+        let tx = ch.sender();
+        let rx = ch.receiver();
+        drop(ch);
+        let after = counter();
+        let drained = counter();
+        rx.on_closed(|| panic!("closed hook fails"));
+        rx.on_closed(bump(&after));
+        rx.on_drained(|| panic!("drained hook fails"));
+        rx.on_drained(bump(&drained));
+
+        let log = Capture::default();
+        let thread_log = log.clone();
+        let joined = std::thread::spawn(move || {
+            tracing::subscriber::with_default(thread_log, || {
+                let _last_sender = tx;
+                panic!("the thread fails while it holds the last sender");
+            })
+        })
+        .join();
+        let panic = joined.expect_err("the thread panicked");
+        assert_eq!(
+            panic.downcast_ref::<&str>(),
+            Some(&"the thread fails while it holds the last sender"),
+            "capacity {capacity}: the thread's own panic unwinds"
+        );
+        assert!(rx.is_closed() && rx.is_drained(), "capacity {capacity}");
+        assert_eq!(
+            (get(&after), get(&drained)),
+            (1, 1),
+            "capacity {capacity}: the other hooks ran"
+        );
+        assert!(
+            log.logged("closed hook fails") && log.logged("drained hook fails"),
+            "capacity {capacity}: both panics are logged: {:?}",
+            log.lines()
+        );
+    }
+}
+
+/// Dropping the last sender on a thread that is not unwinding: a hook's
+/// panic is logged too (a `Drop` that panics is a trap for the caller), and
+/// the drop returns normally.
+#[test]
+fn a_closed_hook_that_panics_when_the_last_sender_drops_is_logged_and_the_drop_returns() {
+    let ch = Channel::<u8>::buffered(1);
+    let tx = ch.sender();
+    let rx = ch.receiver();
+    drop(ch);
+    let after = counter();
+    rx.on_closed(|| panic!("closed hook fails"));
+    rx.on_closed(bump(&after));
+    let log = Capture::default();
+    tracing::subscriber::with_default(log.clone(), || drop(tx));
+    assert!(rx.is_closed());
+    assert_eq!(get(&after), 1);
+    assert!(log.logged("closed hook fails"), "{:?}", log.lines());
+}
