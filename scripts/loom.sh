@@ -7,7 +7,7 @@
 #
 # Loom needs `--cfg loom` on the crates whose synchronisation it must see:
 # aleph (its stream core switches to loom's atomics and lock, see
-# aleph/src/stream/wait.rs), concurrent-queue, event-listener and parking.
+# aleph/src/stream/wait.rs) and concurrent-queue (its ring).
 # It cannot be given to every crate (RUSTFLAGS="--cfg loom"): tokio compiles
 # its networking out under that cfg, and aleph needs it. So this script runs
 # cargo with itself as RUSTC_WRAPPER, adding the cfg to those crates only,
@@ -26,7 +26,7 @@ if [[ "${ALEPH_LOOM_WRAPPER:-}" == 1 ]]; then
     case "$crate" in
         # `___` is cargo asking rustc which cfgs hold: it then resolves the
         # `cfg(loom)` dependencies (loom itself, and the loom features).
-        aleph | loom_channel | concurrent_queue | event_listener | parking | ___)
+        aleph | loom_channel | concurrent_queue | ___)
             exec "$rustc" "$@" --cfg loom ;;
         *) exec "$rustc" "$@" ;;
     esac

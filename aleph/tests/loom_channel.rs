@@ -1,18 +1,21 @@
 //! Loom models of the channel core: every interleaving (up to a preemption
 //! bound) of two or three threads using a channel, with the core's atomics,
-//! its lock, `concurrent-queue` and `event-listener` all under loom's control.
+//! its lock and `concurrent-queue`'s ring all under loom's control.
 //! A lost wake-up shows as a deadlock, a lost or doubled value as a failed
 //! assertion.
 //!
 //! Run them with (release: loom explores many thousands of schedules):
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p aleph --test loom_channel --release
+//! ./scripts/loom.sh               # every model
+//! ./scripts/loom.sh close_racing  # the models whose name matches
 //! ```
 //!
-//! `LOOM_MAX_PREEMPTIONS` overrides the preemption bound (3 here); a normal
-//! `cargo test` compiles this file to nothing.
+//! The script gives `--cfg loom` to aleph and concurrent-queue only: a plain
+//! `RUSTFLAGS="--cfg loom"` reaches tokio too, which then compiles its
+//! networking out, and aleph does not build. `LOOM_MAX_PREEMPTIONS` overrides
+//! the preemption bound (3 here); a normal `cargo test` compiles this file to
+//! nothing.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -38,12 +41,16 @@ fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-/// A send on one thread meets a receive on another, unbuffered and with a
-/// buffer of one: the value arrives once and both sides complete (a lost
-/// wake-up would leave one blocked: loom reports the deadlock).
+/// The capacities of each store: unbuffered and large (a `VecDeque` under the
+/// lock), and a ring of one (lock-free).
+const CAPACITIES: [usize; 3] = [0, 1, 65_537];
+
+/// A send on one thread meets a receive on another: the value arrives once
+/// and both sides complete (a lost wake-up would leave one blocked: loom
+/// reports the deadlock).
 #[test]
 fn a_send_meets_a_receive_across_threads() {
-    for capacity in [0, 1] {
+    for capacity in CAPACITIES {
         model(move || {
             let ch = Channel::<u32>::buffered(capacity);
             let tx = ch.sender();
@@ -105,7 +112,7 @@ fn a_try_recv_wakes_a_waiting_send() {
 /// the end.
 #[test]
 fn a_close_racing_a_send_loses_and_invents_nothing() {
-    for capacity in [0, 1] {
+    for capacity in CAPACITIES {
         model(move || {
             let ch = Channel::<u32>::buffered(capacity);
             let tx = ch.sender();
@@ -131,7 +138,7 @@ fn a_close_racing_a_send_loses_and_invents_nothing() {
 /// receive.
 #[test]
 fn a_dropped_receive_racing_a_send_loses_no_value() {
-    for capacity in [0, 1] {
+    for capacity in CAPACITIES {
         model(move || {
             let ch = Channel::<u32>::buffered(capacity);
             let tx = ch.sender();

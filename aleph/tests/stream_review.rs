@@ -1,8 +1,6 @@
-//! Review of the channel core (`aleph/src/stream/core.rs`): the handshake
-//! between lock-free sends and receives and waiters, wake-one-future with
-//! pass-on, close and drain hooks, and the last receiver dropping what is
-//! buffered. (The loom models in `loom_channel.rs` explore the same races
-//! exhaustively; these run them on real threads and runtimes.)
+//! Review of the channel core (`aleph/src/stream/core.rs`): the lock-free
+//! ring's store-buffer handshake, wake-one-future with pass-on, close and
+//! drain hooks, and the last receiver dropping what is buffered.
 //!
 //! Every wait is bounded, so a lost wake-up fails instead of hanging. Racy
 //! tests loop many short rounds on real runtimes of both flavours and on plain
@@ -10,10 +8,11 @@
 //! way to hit the lock-free fast paths against a parked waiter).
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -85,8 +84,8 @@ fn count_waker() -> (Arc<CountWaker>, Waker) {
 }
 
 /// A waker whose `wake` blocks the waking thread until released: it holds a
-/// closing thread after the channel lock was released, before the hooks of
-/// the same event run.
+/// thread inside `Wakeups::run`, after the channel lock was released but
+/// before the hooks of the same event run.
 struct GateWaker {
     entered: Mutex<Option<mpsc::Sender<()>>>,
     release: Mutex<Option<mpsc::Receiver<()>>>,
@@ -116,6 +115,71 @@ fn gate_waker() -> (Waker, mpsc::Receiver<()>, mpsc::Sender<()>) {
         release: Mutex::new(Some(release_rx)),
     });
     (Waker::from(w), entered_rx, release_tx)
+}
+
+/// A waker whose first `clone` blocks until released. The channel clones a
+/// waker only in `WaitQueue::park`, under its lock and before it publishes
+/// the parked counts: this holds a parking waiter exactly between "parked"
+/// and "published + fence + retry", the window of the store-buffer handshake.
+struct CloneGate {
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+    release: Mutex<Option<mpsc::Receiver<()>>>,
+    wakes: AtomicUsize,
+}
+
+impl CloneGate {
+    fn block_once(&self) {
+        if let Some(tx) = self.entered.lock().unwrap().take() {
+            let _ = tx.send(());
+            if let Some(rx) = self.release.lock().unwrap().take() {
+                let _ = rx.recv_timeout(LIMIT);
+            }
+        }
+    }
+}
+
+static CLONE_GATE_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(gate_clone, gate_wake, gate_wake_by_ref, gate_drop);
+
+unsafe fn gate_clone(p: *const ()) -> RawWaker {
+    // SAFETY: `p` came from `Arc::into_raw` and this reference is not dropped.
+    let gate = ManuallyDrop::new(unsafe { Arc::from_raw(p as *const CloneGate) });
+    gate.block_once();
+    let again: Arc<CloneGate> = Arc::clone(&gate);
+    RawWaker::new(Arc::into_raw(again) as *const (), &CLONE_GATE_VTABLE)
+}
+
+unsafe fn gate_wake(p: *const ()) {
+    // SAFETY: consumes the reference this waker owned.
+    let gate = unsafe { Arc::from_raw(p as *const CloneGate) };
+    gate.wakes.fetch_add(1, Ordering::SeqCst);
+}
+
+unsafe fn gate_wake_by_ref(p: *const ()) {
+    // SAFETY: borrows the reference this waker owns.
+    let gate = ManuallyDrop::new(unsafe { Arc::from_raw(p as *const CloneGate) });
+    gate.wakes.fetch_add(1, Ordering::SeqCst);
+}
+
+unsafe fn gate_drop(p: *const ()) {
+    // SAFETY: releases the reference this waker owned.
+    drop(unsafe { Arc::from_raw(p as *const CloneGate) });
+}
+
+/// A clone-gate waker, the receiver that hears when a clone is blocked, the
+/// sender that releases it, and the gate (to count wake-ups).
+fn clone_gate_waker() -> (Waker, mpsc::Receiver<()>, mpsc::Sender<()>, Arc<CloneGate>) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel();
+    let gate = Arc::new(CloneGate {
+        entered: Mutex::new(Some(entered_tx)),
+        release: Mutex::new(Some(release_rx)),
+        wakes: AtomicUsize::new(0),
+    });
+    let raw = RawWaker::new(Arc::into_raw(gate.clone()) as *const (), &CLONE_GATE_VTABLE);
+    // SAFETY: the vtable functions uphold the RawWaker contract for an Arc.
+    let waker = unsafe { Waker::from_raw(raw) };
+    (waker, entered_rx, release_tx, gate)
 }
 
 fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
@@ -248,11 +312,88 @@ fn spinning_try_recv_wakes_a_parked_sender_multi_thread() {
     spinning_try_recv_wakes_a_parked_sender(true);
 }
 
-// The two tests that held a parking waiter inside its waker clone (between
-// "parked" and "published + fence + retry") pinned the old core's internals;
-// the lost-wake-up windows they probed are now explored exhaustively by the
-// loom models in `tests/loom_channel.rs` (a receive racing a send, a send
-// racing a receive that frees room).
+/// The parker's half of the handshake, made deterministic: a receiver is
+/// held inside `park` (lock held, its count not yet published) while another
+/// thread sends with the lock-free `try_send`. That send sees no parked
+/// receiver and skips the lock, so the receiver's retry after its fence must
+/// find the value: the receive completes instead of sleeping.
+#[test]
+fn a_receiver_caught_between_park_and_publish_finds_the_value_sent_meanwhile() {
+    for cap in RING_CAPS {
+        let ch = Channel::<u64>::buffered(cap);
+        let (waker, entered, release, gate) = clone_gate_waker();
+        thread::scope(|s| {
+            let parker = s.spawn(|| {
+                let mut recv = ch.recv();
+                poll_once(&mut recv, &waker)
+            });
+            entered.recv_timeout(LIMIT).expect("the receive parks");
+            // Lock-free: must not need the lock the parker holds.
+            let sender = s.spawn(|| ch.try_send(5));
+            let sent = {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !sender.is_finished() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                sender.is_finished()
+            };
+            release.send(()).unwrap();
+            assert!(
+                sent,
+                "cap {cap}: try_send waited for the lock with nobody published"
+            );
+            assert!(sender.join().unwrap().is_ok());
+            assert_eq!(
+                parker.join().unwrap(),
+                Poll::Ready(Some(5)),
+                "cap {cap}: the parked receiver's retry missed the value (lost wake-up)"
+            );
+        });
+        assert_eq!(gate.wakes.load(Ordering::SeqCst), 0, "cap {cap}");
+        assert_eq!(ch.description().pending_recvs, 0, "cap {cap}");
+    }
+}
+
+/// The mirror image for a sender held inside `park` on a full ring while
+/// another thread frees room with `try_recv`.
+#[test]
+fn a_sender_caught_between_park_and_publish_uses_the_room_freed_meanwhile() {
+    for cap in RING_CAPS {
+        let ch = Channel::<u64>::buffered(cap);
+        for i in 0..cap as u64 {
+            ch.try_send(i).unwrap();
+        }
+        let (waker, entered, release, _gate) = clone_gate_waker();
+        thread::scope(|s| {
+            let parker = s.spawn(|| {
+                let mut send = ch.send(1_000_000);
+                poll_once(&mut send, &waker).map(|r| r.is_ok())
+            });
+            entered.recv_timeout(LIMIT).expect("the send parks");
+            let taker = s.spawn(|| ch.try_recv());
+            let took = {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while !taker.is_finished() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                taker.is_finished()
+            };
+            release.send(()).unwrap();
+            assert!(
+                took,
+                "cap {cap}: try_recv waited for the lock with nobody published"
+            );
+            assert_eq!(taker.join().unwrap(), Ok(0));
+            assert_eq!(
+                parker.join().unwrap(),
+                Poll::Ready(true),
+                "cap {cap}: the parked sender's retry missed the room (lost wake-up)"
+            );
+        });
+        assert_eq!(ch.description().pending_sends, 0, "cap {cap}");
+        assert_eq!(ch.description().buffered, cap, "cap {cap}");
+    }
+}
 
 /// Both sides park: one task per side on a two-worker runtime, so parking
 /// and the other side's fast path really run at the same time. Mixes the

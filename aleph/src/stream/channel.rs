@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use super::core::{Kind, Meta, Overflow, Shared, Waiter};
+use super::core::{Kind, Meta, Overflow, Shared};
 use super::error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 use super::sink::ChannelSink;
 use super::Description;
@@ -62,7 +62,7 @@ use crate::Error;
 pub struct Channel<T> {
     shared: Arc<Shared<T>>,
     /// The parked receive of this handle's `Stream` impl.
-    waiter: Option<Waiter>,
+    waiter: Option<u64>,
 }
 
 /// The sending half of a [`Channel`]: Manifold's sink-only view.
@@ -116,7 +116,7 @@ pub struct Sender<T> {
 /// ```
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
-    waiter: Option<Waiter>,
+    waiter: Option<u64>,
 }
 
 impl<T> Channel<T> {
@@ -154,7 +154,9 @@ impl<T> Channel<T> {
 
     /// A channel that buffers up to `capacity` values before a send waits.
     ///
-    /// `Channel::buffered(0)` is the same as [`Channel::new`].
+    /// `Channel::buffered(0)` is the same as [`Channel::new`]. Room for up to
+    /// 65,536 values is allocated when the channel is made; a larger channel
+    /// allocates as it fills, so `capacity` may be a generous bound.
     ///
     /// # Examples
     ///
@@ -620,7 +622,7 @@ macro_rules! recv_methods {
             EventFuture {
                 shared: &self.shared,
                 drained: true,
-                listener: None,
+                key: None,
             }
         }
     };
@@ -750,7 +752,7 @@ macro_rules! common_methods {
             EventFuture {
                 shared: &self.shared,
                 drained: false,
-                listener: None,
+                key: None,
             }
         }
 
@@ -941,7 +943,7 @@ impl<T> std::fmt::Debug for Receiver<T> {
 pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
     value: Option<T>,
-    waiter: Option<Waiter>,
+    waiter: Option<u64>,
 }
 
 // The value is moved out by `Option::take`, never pinned in place.
@@ -984,7 +986,7 @@ impl<T> Drop for SendFuture<'_, T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvFuture<'a, T> {
     shared: &'a Shared<T>,
-    waiter: Option<Waiter>,
+    waiter: Option<u64>,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -1021,7 +1023,7 @@ impl<T> Drop for RecvFuture<'_, T> {
 pub struct EventFuture<'a, T> {
     shared: &'a Shared<T>,
     drained: bool,
-    listener: Option<event_listener::EventListener>,
+    key: Option<usize>,
 }
 
 impl<T> Future for EventFuture<'_, T> {
@@ -1029,6 +1031,12 @@ impl<T> Future for EventFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.shared.poll_event(this.drained, &mut this.listener, cx)
+        this.shared.poll_event(this.drained, &mut this.key, cx)
+    }
+}
+
+impl<T> Drop for EventFuture<'_, T> {
+    fn drop(&mut self) {
+        self.shared.cancel_event(self.drained, &mut self.key);
     }
 }

@@ -1,55 +1,63 @@
 //! The state machine behind every channel handle.
 //!
-//! One store: values wait in a `ConcurrentQueue`, and the channel's capacity
-//! is a number of permits to put one there.
+//! Values live in one of two stores. A bounded channel of modest capacity
+//! keeps them in a lock-free ring (`concurrent-queue`): a send or receive
+//! that finds room or a value never takes the lock, so producer and consumer
+//! do not fight over one cache line. A rendezvous channel (capacity 0), and
+//! one so large that allocating its ring up front would be wasteful, keeps
+//! them in a `VecDeque` under the lock. The lock always guards the two wait
+//! queues, the hooks and the close state.
 //!
-//! - For 1 ≤ capacity ≤ [`RING_MAX`] the queue is a ring allocated up front;
-//!   a ring refuses a push when full, so it counts the permits itself.
-//! - Otherwise the queue is a list of blocks that grows as it fills, behind
-//!   an explicit count of [`Permits`]: a send takes one, a receive gives one
-//!   back. A rendezvous channel (capacity 0) starts with none; a receiver
-//!   that waits grants one for as long as it waits, so a send completes only
-//!   while a receiver waits for it. A receiver that takes a value while it
-//!   holds a grant spends the grant instead of giving a permit back.
+//! The rules that keep it correct:
 //!
-//! Waiting is `event-listener`'s (see `wait`): a send that finds no permit
-//! waits on `send`, a receive that finds no value on `recv`. The rules:
-//!
-//! - A value enters the queue only in the step in which its send completes,
-//!   so a dropped send future never delivers (tokio's permit model), and it
-//!   leaves only in the step in which a receive completes, so a dropped
-//!   receive loses nothing.
-//! - One value (or one freed permit) wakes one waiting *future*. A woken
-//!   future dropped before it acts passes its wake-up on; one that acts
-//!   spends it.
+//! - A value enters the store only in the step in which its send completes,
+//!   so a dropped send future never delivers (the permit model of tokio's
+//!   bounded channel), and it leaves only in the step in which a receive
+//!   completes, so a dropped receive loses nothing.
+//! - No lost wake-up between the lock-free paths and the wait queues: a
+//!   waiter parks under the lock, publishes the number of parked waiters,
+//!   issues a SeqCst fence and then tries once more; the other side makes
+//!   its change, issues a SeqCst fence and then reads that number. One of
+//!   the two must see the other (the store-buffer pattern).
+//! - In the locked store, a send may push while `len < capacity`, or, for a
+//!   rendezvous, while a receiver is parked and not yet notified: each such
+//!   push notifies exactly that receiver, so the store never holds more than
+//!   `capacity + parked receivers` values.
+//! - One event wakes one waiting *future*. A woken future that is dropped
+//!   before it acts passes its wake-up on, so none is lost; one that finds
+//!   its chance taken by a newcomer re-queues in its original place (waiters
+//!   keep their arrival number), so the queues stay FIFO by arrival.
 //! - A *handle* that waits through `Stream::poll_next` or `Sink::poll_ready`
-//!   keeps its listener in the handle, and nothing tells us when the `next()`
-//!   that polled it is abandoned. So handles wait on events of their own and
-//!   every change wakes all of them (as async-channel treats its stream
-//!   listeners): an abandoned one can never absorb a wake-up that a live
-//!   waiter needs.
-//! - The lock guards the close state, the error, the hooks and the metadata,
-//!   never the values. Wakers and hooks run after it is released.
+//!   keeps its place in the handle, and nothing tells us when the `next()`
+//!   that polled it is abandoned. So handle waiters sit in queues of their
+//!   own, and every event wakes all of them (as async-channel treats its
+//!   stream listeners): an abandoned one can never absorb a wake-up that a
+//!   live waiter needs.
+//! - Wakers and user callbacks run after the lock is released. A callback's
+//!   panic reaches only the caller of an explicit `close()`; fired by a
+//!   receive or a dropped handle it is caught and logged (`wait::run_hooks`).
 //!
-//! The lock-free parts are checked with loom: `tests/loom_channel.rs`.
+//! The loom models in `tests/loom_channel.rs` (run by `scripts/loom.sh`)
+//! explore the races between these paths; the atomics and the lock come
+//! from `wait::sync` so that loom can replace them.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
-use event_listener::{Event, EventListener};
 
-use super::wait::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
-use super::wait::sync::Mutex;
-use super::wait::{poll_once_event, run_hooks, Hook, Step, Waiters};
+use slab::Slab;
+
+use super::wait::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use super::wait::sync::{Mutex, MutexGuard};
+use super::wait::{run_hooks, Hook, WaitQueue, Wakeups};
 use crate::stream::Description;
 use crate::Error;
 
-pub(crate) use super::wait::Waiter;
-
-/// The largest capacity kept in a ring allocated whole up front; a larger
-/// channel's queue grows as it fills, up to its capacity.
+/// The largest capacity kept in a lock-free ring, which is allocated whole
+/// up front; larger channels grow a `VecDeque` under the lock as they fill.
 const RING_MAX: usize = 1 << 16;
 
 /// What a channel says about itself in [`Description`], beyond its state.
@@ -78,75 +86,75 @@ pub(crate) enum Overflow {
     DropNewest,
 }
 
-/// Permits to put a value in a queue that does not count them itself. May
-/// go below zero: a receiver that stops waiting takes back its grant even if
-/// a send already used it, and the value that send left is then owed.
-struct Permits(AtomicIsize);
-
-impl Permits {
-    fn acquire(&self) -> bool {
-        let mut n = self.0.load(Ordering::Relaxed);
-        while n > 0 {
-            match self
-                .0
-                .compare_exchange_weak(n, n - 1, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(now) => n = now,
-            }
-        }
-        false
-    }
-
-    fn release(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn revoke(&self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The state the lock guards.
-struct State {
+struct State<T> {
+    /// The values of a locked store; unused with a ring.
+    buf: VecDeque<T>,
     closed: bool,
-    /// Closed and empty, with the drained hooks taken to run.
+    /// Closed and empty, with the drained hooks fired.
     drained: bool,
     error: Option<Error>,
+    senders: WaitQueue,
+    receivers: WaitQueue,
+    /// Sinks waiting for room (handle waiters: all woken at each event).
+    handle_senders: WaitQueue,
+    /// Stream handles waiting for a value (handle waiters: all woken at each event).
+    handle_receivers: WaitQueue,
     on_closed: Vec<Hook>,
     on_drained: Vec<Hook>,
     /// The closed hooks were taken and have not all run yet: drained hooks
     /// due meanwhile wait here, so they never run before the closed ones.
     closing: bool,
     drained_after_closing: Vec<Hook>,
+    closed_wakers: Slab<Waker>,
+    drained_wakers: Slab<Waker>,
     meta: Meta,
 }
 
-/// The shared part of a channel: its queue, its waiters, its state and the
-/// handle counts.
+impl<T> State<T> {
+    fn queue(&mut self, side: Side, kind: Kind) -> &mut WaitQueue {
+        match (side, kind) {
+            (Side::Send, Kind::Future) => &mut self.senders,
+            (Side::Send, Kind::Handle) => &mut self.handle_senders,
+            (Side::Recv, Kind::Future) => &mut self.receivers,
+            (Side::Recv, Kind::Handle) => &mut self.handle_receivers,
+        }
+    }
+
+    fn any_receiver_parked(&self) -> bool {
+        !self.receivers.is_empty() || !self.handle_receivers.is_empty()
+    }
+
+    /// The wake-ups of one event on `side`: the first waiting future and
+    /// every waiting handle.
+    fn notify(&mut self, side: Side, wake: &mut Wakeups) {
+        let (futures, handles) = match side {
+            Side::Send => (&mut self.senders, &mut self.handle_senders),
+            Side::Recv => (&mut self.receivers, &mut self.handle_receivers),
+        };
+        if let Some(waker) = futures.pop() {
+            wake.many.push(waker);
+        }
+        handles.drain_into(&mut wake.many);
+    }
+}
+
+/// The shared part of a channel: its store, its state and the handle counts.
 pub(crate) struct Shared<T> {
-    queue: ConcurrentQueue<T>,
-    /// For a queue that does not count its own room (see the module docs).
-    permits: Option<Permits>,
+    /// The lock-free ring, for 1 ≤ capacity ≤ [`RING_MAX`].
+    ring: Option<ConcurrentQueue<T>>,
+    /// Parked senders and receivers, mirrored from the wait queues for the
+    /// lock-free paths (see the module docs).
+    parked_senders: AtomicUsize,
+    parked_receivers: AtomicUsize,
+    state: Mutex<State<T>>,
     capacity: usize,
     overflow: Overflow,
-    /// Send futures waiting for a permit.
-    send: Waiters,
-    /// Sinks waiting for a permit (handle waiters: all woken at each change).
-    send_handles: Waiters,
-    /// Receive futures waiting for a value.
-    recv: Waiters,
-    /// Stream handles waiting for a value (handle waiters: all woken).
-    recv_handles: Waiters,
-    closed_event: Event,
-    drained_event: Event,
-    state: Mutex<State>,
     /// Values dropped by the overflow policy.
     dropped: AtomicU64,
     /// Handles that can send: `Channel` clones, `Sender`s, sinks.
-    send_handles_alive: AtomicUsize,
+    send_handles: AtomicUsize,
     /// Handles that can receive: `Channel` clones and `Receiver`s.
-    recv_handles_alive: AtomicUsize,
+    recv_handles: AtomicUsize,
 }
 
 impl<T> Shared<T> {
@@ -159,65 +167,52 @@ impl<T> Shared<T> {
         } else {
             capacity.max(1)
         };
-        let (queue, permits) = if (1..=RING_MAX).contains(&capacity) {
-            (ConcurrentQueue::bounded(capacity), None)
-        } else {
-            let start = isize::try_from(capacity).unwrap_or(isize::MAX);
-            (
-                ConcurrentQueue::unbounded(),
-                Some(Permits(AtomicIsize::new(start))),
-            )
-        };
+        let ring = (1..=RING_MAX)
+            .contains(&capacity)
+            .then(|| ConcurrentQueue::bounded(capacity));
         Shared {
-            queue,
-            permits,
-            capacity,
-            overflow,
-            send: Waiters::new(false),
-            send_handles: Waiters::new(true),
-            recv: Waiters::new(false),
-            recv_handles: Waiters::new(true),
-            closed_event: Event::new(),
-            drained_event: Event::new(),
+            ring,
+            parked_senders: AtomicUsize::new(0),
+            parked_receivers: AtomicUsize::new(0),
             state: Mutex::new(State {
+                buf: VecDeque::new(),
                 closed: false,
                 drained: false,
                 error: None,
+                senders: WaitQueue::default(),
+                receivers: WaitQueue::default(),
+                handle_senders: WaitQueue::default(),
+                handle_receivers: WaitQueue::default(),
                 on_closed: Vec::new(),
                 on_drained: Vec::new(),
                 closing: false,
                 drained_after_closing: Vec::new(),
+                closed_wakers: Slab::new(),
+                drained_wakers: Slab::new(),
                 meta,
             }),
+            capacity,
+            overflow,
             dropped: AtomicU64::new(0),
-            send_handles_alive: AtomicUsize::new(1),
-            recv_handles_alive: AtomicUsize::new(1),
-        }
-    }
-
-    fn waiters(&self, side: Side, kind: Kind) -> &Waiters {
-        match (side, kind) {
-            (Side::Send, Kind::Future) => &self.send,
-            (Side::Send, Kind::Handle) => &self.send_handles,
-            (Side::Recv, Kind::Future) => &self.recv,
-            (Side::Recv, Kind::Handle) => &self.recv_handles,
+            send_handles: AtomicUsize::new(1),
+            recv_handles: AtomicUsize::new(1),
         }
     }
 
     // ---- handle counting -------------------------------------------------
 
     pub(crate) fn add_sender(&self) {
-        self.send_handles_alive.fetch_add(1, Ordering::Relaxed);
+        self.send_handles.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn add_receiver(&self) {
-        self.recv_handles_alive.fetch_add(1, Ordering::Relaxed);
+        self.recv_handles.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The last handle that can send closes the channel: its receivers drain
     /// what is buffered and then see the end.
     pub(crate) fn drop_sender(&self) {
-        if self.send_handles_alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.send_handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close_as(None, false);
         }
     }
@@ -225,88 +220,97 @@ impl<T> Shared<T> {
     /// The last handle that can receive closes the channel and drops what is
     /// buffered: nobody can take it any more, and senders get their values back.
     pub(crate) fn drop_receiver(&self) {
-        if self.recv_handles_alive.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.recv_handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close_as(None, false);
             let mut dropped = Vec::new();
-            while let Ok(value) = self.queue.pop() {
-                dropped.push(value);
+            if let Some(ring) = &self.ring {
+                while let Ok(value) = ring.pop() {
+                    dropped.push(value);
+                }
             }
-            self.fire_drained();
+            let mut st = self.state.lock();
+            dropped.extend(st.buf.drain(..));
+            let mut wake = Wakeups::none();
+            if !st.drained {
+                Self::drain_locked(&mut st, &mut wake);
+            }
+            drop(st);
+            wake.run();
             drop(dropped);
         }
     }
 
-    // ---- the queue -------------------------------------------------------
-
-    /// Puts `value` in the queue if a permit is free, and wakes a receiver.
-    fn push(&self, value: T) -> Result<(), PushError<T>> {
-        if let Some(permits) = &self.permits {
-            if self.queue.is_closed() {
-                return Err(PushError::Closed(value));
-            }
-            if !permits.acquire() {
-                return Err(PushError::Full(value));
-            }
-            if let Err(refused) = self.queue.push(value) {
-                permits.release();
-                return Err(refused);
-            }
-        } else {
-            self.queue.push(value)?;
-        }
-        self.wake_receivers();
-        Ok(())
+    /// Publishes the wait queues' lengths for the lock-free paths.
+    fn publish_parked(&self, st: &State<T>) {
+        self.parked_senders.store(
+            st.senders.len() + st.handle_senders.len(),
+            Ordering::Relaxed,
+        );
+        self.parked_receivers.store(
+            st.receivers.len() + st.handle_receivers.len(),
+            Ordering::Relaxed,
+        );
     }
 
-    fn wake_receivers(&self) {
+    /// After a value went into the ring: wakes a parked receiver, if any.
+    fn notify_receiver(&self) {
         fence(Ordering::SeqCst);
-        self.recv.notify();
-        self.recv_handles.notify();
-    }
-
-    fn wake_senders(&self) {
-        fence(Ordering::SeqCst);
-        self.send.notify();
-        self.send_handles.notify();
-    }
-
-    /// Takes a value, waking a sender for the permit it frees (a waiter that
-    /// holds a grant spends it instead) and firing the drained hooks if it
-    /// was the last value of a closed channel.
-    fn pop(&self, waiter: Option<&mut Waiter>) -> Result<T, PopError> {
-        let value = self.queue.pop()?;
-        let freed = match (&self.permits, waiter) {
-            (Some(_), Some(w)) if w.granted => {
-                w.granted = false;
-                false
-            }
-            (Some(permits), _) => {
-                permits.release();
-                true
-            }
-            (None, _) => true,
-        };
-        if freed {
-            self.wake_senders();
+        if self.parked_receivers.load(Ordering::Relaxed) > 0 {
+            let mut st = self.state.lock();
+            let mut wake = Wakeups::none();
+            st.notify(Side::Recv, &mut wake);
+            self.publish_parked(&st);
+            drop(st);
+            wake.run();
         }
-        if self.queue.is_closed() && self.queue.is_empty() {
+    }
+
+    /// After a value left the ring: wakes a parked sender, if any, and fires
+    /// the drained hooks if that was the last value of a closed channel.
+    fn after_ring_pop(&self, ring: &ConcurrentQueue<T>) {
+        fence(Ordering::SeqCst);
+        if self.parked_senders.load(Ordering::Relaxed) > 0 {
+            let mut st = self.state.lock();
+            let mut wake = Wakeups::none();
+            st.notify(Side::Send, &mut wake);
+            self.publish_parked(&st);
+            drop(st);
+            wake.run();
+        }
+        if ring.is_closed() && ring.is_empty() {
             self.fire_drained();
         }
-        Ok(value)
+    }
+
+    fn fire_drained(&self) {
+        let mut st = self.state.lock();
+        if st.drained {
+            return;
+        }
+        let mut wake = Wakeups::none();
+        Self::drain_locked(&mut st, &mut wake);
+        drop(st);
+        wake.run();
     }
 
     // ---- sending ---------------------------------------------------------
 
-    /// Sends `slot`'s value if there is room, or waits as `waiter`.
+    /// Room in a locked store: below capacity, or a receiver parked for a
+    /// rendezvous.
+    fn locked_has_room(&self, st: &State<T>) -> bool {
+        st.buf.len() < self.capacity || st.any_receiver_parked()
+    }
+
+    /// Sends `slot`'s value if there is room, or parks the waiter `waiter`.
     /// The value is taken out of `slot` only on `Ready(Ok)`; `Ready(Err)` hands it back.
     pub(crate) fn poll_send(
         &self,
         slot: &mut Option<T>,
-        waiter: &mut Option<Waiter>,
+        waiter: &mut Option<u64>,
         kind: Kind,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
-        let Some(mut value) = slot.take() else {
+        let Some(value) = slot.take() else {
             return Poll::Ready(Ok(()));
         };
         // Spend tokio's cooperative budget, so a task whose sends are always
@@ -323,150 +327,340 @@ impl<T> Shared<T> {
             coop.made_progress();
             return Poll::Ready(self.push_overflowing(value));
         }
-        let waiters = self.waiters(Side::Send, kind);
-        loop {
-            let sent = match self.push(value) {
-                Ok(()) => Ok(()),
-                Err(PushError::Closed(value)) => Err(value),
-                Err(PushError::Full(full)) => {
-                    value = full;
-                    if let Step::Pending = waiters.wait(waiter, cx) {
-                        *slot = Some(value);
-                        return Poll::Pending;
-                    }
-                    continue;
-                }
-            };
-            waiters.done(waiter);
+        let at = (waiter, kind);
+        let sent = match &self.ring {
+            Some(ring) => self.poll_send_ring(ring, value, slot, at, cx),
+            None => self.poll_send_locked(value, slot, at, cx),
+        };
+        if sent.is_ready() {
             coop.made_progress();
-            return Poll::Ready(sent);
         }
+        sent
+    }
+
+    fn poll_send_ring(
+        &self,
+        ring: &ConcurrentQueue<T>,
+        value: T,
+        slot: &mut Option<T>,
+        (waiter, kind): (&mut Option<u64>, Kind),
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), T>> {
+        let value = match ring.push(value) {
+            Ok(()) => {
+                self.leave(waiter, Side::Send, kind);
+                self.notify_receiver();
+                return Poll::Ready(Ok(()));
+            }
+            Err(PushError::Closed(value)) => {
+                self.leave(waiter, Side::Send, kind);
+                return Poll::Ready(Err(value));
+            }
+            Err(PushError::Full(value)) => value,
+        };
+        let mut st = self.state.lock();
+        st.queue(Side::Send, kind).park(waiter, cx.waker());
+        self.publish_parked(&st);
+        fence(Ordering::SeqCst);
+        match ring.push(value) {
+            Ok(()) => {
+                Self::unpark(&mut st, waiter, Side::Send, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.notify_receiver();
+                Poll::Ready(Ok(()))
+            }
+            Err(PushError::Closed(value)) => {
+                Self::unpark(&mut st, waiter, Side::Send, kind);
+                self.publish_parked(&st);
+                Poll::Ready(Err(value))
+            }
+            Err(PushError::Full(value)) => {
+                *slot = Some(value);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn poll_send_locked(
+        &self,
+        value: T,
+        slot: &mut Option<T>,
+        (waiter, kind): (&mut Option<u64>, Kind),
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), T>> {
+        let mut st = self.state.lock();
+        if st.closed {
+            Self::unpark(&mut st, waiter, Side::Send, kind);
+            return Poll::Ready(Err(value));
+        }
+        if self.locked_has_room(&st) {
+            Self::unpark(&mut st, waiter, Side::Send, kind);
+            st.buf.push_back(value);
+            let mut wake = Wakeups::none();
+            st.notify(Side::Recv, &mut wake);
+            drop(st);
+            wake.run();
+            return Poll::Ready(Ok(()));
+        }
+        st.queue(Side::Send, kind).park(waiter, cx.waker());
+        *slot = Some(value);
+        Poll::Pending
     }
 
     pub(crate) fn try_send(&self, value: T) -> Result<(), (T, bool)> {
         if self.overflow != Overflow::Wait {
             return self.push_overflowing(value).map_err(|value| (value, true));
         }
-        self.push(value).map_err(|refused| match refused {
-            PushError::Full(value) => (value, false),
-            PushError::Closed(value) => (value, true),
-        })
+        if let Some(ring) = &self.ring {
+            return match ring.push(value) {
+                Ok(()) => {
+                    self.notify_receiver();
+                    Ok(())
+                }
+                Err(PushError::Full(value)) => Err((value, false)),
+                Err(PushError::Closed(value)) => Err((value, true)),
+            };
+        }
+        let mut st = self.state.lock();
+        if st.closed {
+            return Err((value, true));
+        }
+        if !self.locked_has_room(&st) {
+            return Err((value, false));
+        }
+        st.buf.push_back(value);
+        let mut wake = Wakeups::none();
+        st.notify(Side::Recv, &mut wake);
+        drop(st);
+        wake.run();
+        Ok(())
     }
 
     /// Sends without waiting, dropping the oldest or the new value when full
     /// (and counting it). `Err` hands the value back once closed.
-    fn push_overflowing(&self, mut value: T) -> Result<(), T> {
-        let mut dropped = Vec::new();
-        if self.overflow == Overflow::DropOldest && self.permits.is_none() {
-            match self.queue.force_push(value) {
-                Ok(displaced) => dropped.extend(displaced),
+    fn push_overflowing(&self, value: T) -> Result<(), T> {
+        let dropped = match &self.ring {
+            Some(ring) if self.overflow == Overflow::DropOldest => match ring.force_push(value) {
+                Ok(displaced) => displaced,
                 Err(ForcePushError(value)) => return Err(value),
-            }
-            self.wake_receivers();
-        } else {
-            loop {
-                match self.push(value) {
-                    Ok(()) => break,
-                    Err(PushError::Closed(value)) => return Err(value),
-                    Err(PushError::Full(full)) if self.overflow == Overflow::DropNewest => {
-                        dropped.push(full);
-                        break;
-                    }
-                    Err(PushError::Full(full)) => {
-                        // Make room by taking the oldest value ourselves.
-                        value = full;
-                        match self.pop(None) {
-                            Ok(oldest) => dropped.push(oldest),
-                            Err(_) => std::hint::spin_loop(),
-                        }
-                    }
+            },
+            Some(ring) => match ring.push(value) {
+                Ok(()) => None,
+                Err(PushError::Full(value)) => Some(value),
+                Err(PushError::Closed(value)) => return Err(value),
+            },
+            None => {
+                let mut st = self.state.lock();
+                if st.closed {
+                    return Err(value);
                 }
+                let mut dropped = None;
+                if st.buf.len() < self.capacity {
+                    st.buf.push_back(value);
+                } else if self.overflow == Overflow::DropOldest {
+                    dropped = st.buf.pop_front();
+                    st.buf.push_back(value);
+                } else {
+                    dropped = Some(value);
+                }
+                let mut wake = Wakeups::none();
+                st.notify(Side::Recv, &mut wake);
+                drop(st);
+                wake.run();
+                if dropped.is_some() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                // Dropped outside the lock: its `Drop` is user code.
+                drop(dropped);
+                return Ok(());
             }
+        };
+        if dropped.is_some() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        self.dropped
-            .fetch_add(dropped.len() as u64, Ordering::Relaxed);
-        // Dropped last: its `Drop` is user code.
         drop(dropped);
+        self.notify_receiver();
         Ok(())
     }
 
-    /// A send future or sink that waited is going away.
-    pub(crate) fn cancel_send(&self, waiter: &mut Option<Waiter>, kind: Kind) {
-        self.waiters(Side::Send, kind).cancel(waiter);
+    /// A send future or sink that parked is going away.
+    pub(crate) fn cancel_send(&self, waiter: &mut Option<u64>, kind: Kind) {
+        let Some(id) = waiter.take() else { return };
+        let mut st = self.state.lock();
+        // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
+        if st.queue(Side::Send, kind).remove(id) || st.closed || kind == Kind::Handle {
+            self.publish_parked(&st);
+            return;
+        }
+        // We were notified of room we will not use: pass it on.
+        let has_room = match &self.ring {
+            Some(ring) => !ring.is_full(),
+            None => self.locked_has_room(&st),
+        };
+        let mut wake = Wakeups::none();
+        if has_room {
+            st.notify(Side::Send, &mut wake);
+        }
+        self.publish_parked(&st);
+        drop(st);
+        wake.run();
     }
 
     // ---- receiving -------------------------------------------------------
 
-    /// Takes a value, or `None` once closed and drained, or waits as `waiter`.
+    /// Takes a value, or `None` once closed and drained, or parks `waiter`.
     pub(crate) fn poll_recv(
         &self,
-        waiter: &mut Option<Waiter>,
+        waiter: &mut Option<u64>,
         kind: Kind,
         cx: &mut Context<'_>,
     ) -> Poll<Option<T>> {
         // Cooperative budget, as for sends.
         let coop = std::task::ready!(Budget::poll(cx));
-        let waiters = self.waiters(Side::Recv, kind);
-        loop {
-            let received = match self.pop(waiter.as_mut()) {
-                Ok(value) => Some(value),
-                Err(PopError::Closed) => None,
-                Err(PopError::Empty) => {
-                    if let Some(w) = waiter.as_mut().filter(|w| self.grants() && !w.granted) {
-                        // Listening, and the queue still empty: grant a
-                        // permit, and wait for the value it lets in.
-                        self.grant(w);
-                        waiters.park(w, cx);
-                        return Poll::Pending;
-                    }
-                    if let Step::Pending = waiters.wait(waiter, cx) {
-                        return Poll::Pending;
-                    }
-                    continue;
-                }
-            };
-            if let Some(left) = waiters.done(waiter) {
-                self.revoke(&left);
-            }
-            if received.is_none() {
-                self.note_end();
-            }
+        let received = match &self.ring {
+            Some(ring) => self.poll_recv_ring(ring, waiter, kind, cx),
+            None => self.poll_recv_locked(waiter, kind, cx),
+        };
+        if received.is_ready() {
             coop.made_progress();
-            return Poll::Ready(received);
+        }
+        received
+    }
+
+    fn poll_recv_ring(
+        &self,
+        ring: &ConcurrentQueue<T>,
+        waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        match ring.pop() {
+            Ok(value) => {
+                self.leave(waiter, Side::Recv, kind);
+                self.after_ring_pop(ring);
+                return Poll::Ready(Some(value));
+            }
+            Err(PopError::Closed) => {
+                self.leave(waiter, Side::Recv, kind);
+                self.note_end();
+                return Poll::Ready(None);
+            }
+            Err(PopError::Empty) => {}
+        }
+        let mut st = self.state.lock();
+        st.queue(Side::Recv, kind).park(waiter, cx.waker());
+        self.publish_parked(&st);
+        fence(Ordering::SeqCst);
+        match ring.pop() {
+            Ok(value) => {
+                Self::unpark(&mut st, waiter, Side::Recv, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.after_ring_pop(ring);
+                Poll::Ready(Some(value))
+            }
+            Err(PopError::Closed) => {
+                Self::unpark(&mut st, waiter, Side::Recv, kind);
+                self.publish_parked(&st);
+                drop(st);
+                self.note_end();
+                Poll::Ready(None)
+            }
+            Err(PopError::Empty) => Poll::Pending,
         }
     }
 
-    /// Whether a waiting receiver grants a permit: on a rendezvous channel.
-    fn grants(&self) -> bool {
-        self.capacity == 0
+    fn poll_recv_locked(
+        &self,
+        waiter: &mut Option<u64>,
+        kind: Kind,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
+        let mut st = self.state.lock();
+        let mut wake = Wakeups::none();
+        if let Some(value) = self.pop_locked(&mut st, &mut wake) {
+            Self::unpark(&mut st, waiter, Side::Recv, kind);
+            drop(st);
+            wake.run();
+            return Poll::Ready(Some(value));
+        }
+        if st.closed {
+            Self::unpark(&mut st, waiter, Side::Recv, kind);
+            let error = st.error.clone();
+            drop(st);
+            if let Some(error) = error {
+                super::note_end_error(&error);
+            }
+            return Poll::Ready(None);
+        }
+        if st.queue(Side::Recv, kind).park(waiter, cx.waker()) {
+            // A newly parked receiver is room for one more value: on a
+            // rendezvous channel that is what a parked sender waits for.
+            st.notify(Side::Send, &mut wake);
+            drop(st);
+            wake.run();
+        }
+        Poll::Pending
     }
 
-    /// A receiver waits on a rendezvous channel: it grants senders one
-    /// permit, and wakes one.
-    fn grant(&self, waiter: &mut Waiter) {
-        if let Some(permits) = &self.permits {
-            permits.release();
-            waiter.granted = true;
-            self.wake_senders();
+    /// Pops from a locked store, waking a parked sender for the freed room and
+    /// firing the drained hooks when this was the last value of a closed channel.
+    fn pop_locked(&self, st: &mut State<T>, wake: &mut Wakeups) -> Option<T> {
+        let value = st.buf.pop_front()?;
+        if st.buf.len() < self.capacity {
+            st.notify(Side::Send, wake);
         }
-    }
-
-    /// A receiver stops waiting without having spent its grant.
-    fn revoke(&self, waiter: &Waiter) {
-        if let (true, Some(permits)) = (waiter.granted, &self.permits) {
-            permits.revoke();
+        if st.closed && st.buf.is_empty() {
+            Self::drain_locked(st, wake);
         }
+        Some(value)
     }
 
     pub(crate) fn try_recv(&self) -> Result<T, bool> {
-        self.pop(None).map_err(|e| e == PopError::Closed)
+        if let Some(ring) = &self.ring {
+            return match ring.pop() {
+                Ok(value) => {
+                    self.after_ring_pop(ring);
+                    Ok(value)
+                }
+                Err(PopError::Empty) => Err(false),
+                Err(PopError::Closed) => Err(true),
+            };
+        }
+        let mut st = self.state.lock();
+        let mut wake = Wakeups::none();
+        match self.pop_locked(&mut st, &mut wake) {
+            Some(value) => {
+                drop(st);
+                wake.run();
+                Ok(value)
+            }
+            None => Err(st.closed),
+        }
     }
 
-    /// A receive future or stream handle that waited is going away.
-    pub(crate) fn cancel_recv(&self, waiter: &mut Option<Waiter>, kind: Kind) {
-        if let Some(left) = self.waiters(Side::Recv, kind).cancel(waiter) {
-            self.revoke(&left);
+    /// A receive future or stream handle that parked is going away.
+    pub(crate) fn cancel_recv(&self, waiter: &mut Option<u64>, kind: Kind) {
+        let Some(id) = waiter.take() else { return };
+        let mut st = self.state.lock();
+        // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
+        if st.queue(Side::Recv, kind).remove(id) || kind == Kind::Handle {
+            self.publish_parked(&st);
+            return;
         }
+        // We were notified of a value we will not take: pass it on.
+        let has_value = match &self.ring {
+            Some(ring) => !ring.is_empty(),
+            None => !st.buf.is_empty(),
+        };
+        let mut wake = Wakeups::none();
+        if has_value {
+            st.notify(Side::Recv, &mut wake);
+        }
+        self.publish_parked(&st);
+        drop(st);
+        wake.run();
     }
 
     /// Reports the error a channel closed with to the task reading its end.
@@ -477,17 +671,32 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Removes a finished waiter from its queue, taking the lock only if it parked.
+    fn leave(&self, waiter: &mut Option<u64>, side: Side, kind: Kind) {
+        if waiter.is_some() {
+            let mut st = self.state.lock();
+            Self::unpark(&mut st, waiter, side, kind);
+            self.publish_parked(&st);
+        }
+    }
+
+    fn unpark(st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<u64>, side: Side, kind: Kind) {
+        if let Some(id) = waiter.take() {
+            st.queue(side, kind).remove(id);
+        }
+    }
+
     // ---- closing ---------------------------------------------------------
 
     /// Closes the channel (the first close wins and sets the error). Returns
     /// true if this call closed it. A hook's panic reaches the caller, after
-    /// every hook ran.
+    /// every hook ran (see [`run_hooks`]).
     pub(crate) fn close(&self, error: Option<Error>) -> bool {
         self.close_as(error, true)
     }
 
-    /// Closes the channel; with `propagate` false (a dropped handle) a hook's
-    /// panic is only logged.
+    /// Closes the channel; with `propagate` false (a dropped handle), a
+    /// hook's panic is only logged.
     fn close_as(&self, error: Option<Error>, propagate: bool) -> bool {
         let mut guard = self.state.lock();
         if guard.closed {
@@ -496,75 +705,66 @@ impl<T> Shared<T> {
         let st = &mut *guard;
         st.closed = true;
         st.error = error;
-        self.queue.close();
-        let closed_hooks = std::mem::take(&mut st.on_closed);
+        if let Some(ring) = &self.ring {
+            ring.close();
+        }
+        let mut wake = Wakeups::none();
+        st.senders.drain_into(&mut wake.many);
+        st.handle_senders.drain_into(&mut wake.many);
+        st.receivers.drain_into(&mut wake.many);
+        st.handle_receivers.drain_into(&mut wake.many);
+        self.publish_parked(st);
+        wake.many.extend(st.closed_wakers.drain());
+        wake.hooks.append(&mut st.on_closed);
         st.closing = true;
-        let drained_now = self.queue.is_empty();
-        let drained_hooks = if drained_now {
-            Self::drain_locked(st)
-        } else {
-            Vec::new()
+        let empty = match &self.ring {
+            Some(ring) => ring.is_empty(),
+            None => st.buf.is_empty(),
         };
+        if empty {
+            Self::drain_locked(st, &mut wake);
+        }
         drop(guard);
-        for waiters in [
-            &self.send,
-            &self.send_handles,
-            &self.recv,
-            &self.recv_handles,
-        ] {
-            waiters.notify_every();
-        }
-        self.closed_event.notify(usize::MAX);
-        if drained_now {
-            self.drained_event.notify(usize::MAX);
-        }
-        // Ends the closing window even if a hook panics, and runs the drained
-        // hooks after the closed ones.
-        let finish = FinishClosing {
-            shared: self,
-            drained_hooks,
-            propagate,
-        };
-        let panic = run_hooks(closed_hooks, propagate);
-        drop(finish);
-        if let Some(panic) = panic {
+        // Drained hooks collected above come after the closed ones in `hooks`.
+        let panic = wake.run_catching(propagate);
+        // End the closing window, then run the drained hooks that came due
+        // meanwhile (on another thread) after the closed ones.
+        let mut st = self.state.lock();
+        st.closing = false;
+        let late = std::mem::take(&mut st.drained_after_closing);
+        drop(st);
+        let late_panic = run_hooks(late, propagate && panic.is_none());
+        if let Some(panic) = panic.or(late_panic) {
             std::panic::resume_unwind(panic);
         }
         true
     }
 
-    /// Marks the channel drained and takes the drained hooks to run, unless
-    /// the closed hooks are still running (then they run after those).
-    fn drain_locked(st: &mut State) -> Vec<Hook> {
+    fn drain_locked(st: &mut State<T>, wake: &mut Wakeups) {
         st.drained = true;
+        st.receivers.drain_into(&mut wake.many);
+        st.handle_receivers.drain_into(&mut wake.many);
+        wake.many.extend(st.drained_wakers.drain());
         if st.closing {
+            // Another thread is still running the closed hooks; it runs these after.
             st.drained_after_closing.append(&mut st.on_drained);
-            Vec::new()
         } else {
-            std::mem::take(&mut st.on_drained)
+            wake.hooks.append(&mut st.on_drained);
         }
-    }
-
-    /// The last value of a closed channel was taken: drained.
-    fn fire_drained(&self) {
-        let mut st = self.state.lock();
-        if st.drained {
-            return;
-        }
-        let hooks = Self::drain_locked(&mut st);
-        drop(st);
-        self.drained_event.notify(usize::MAX);
-        // Fired by a receive or a dropped handle: never lose the value taken
-        // or unwind a drop for a hook's panic.
-        run_hooks(hooks, false);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.queue.is_closed()
+        match &self.ring {
+            Some(ring) => ring.is_closed(),
+            None => self.state.lock().closed,
+        }
     }
 
     pub(crate) fn is_drained(&self) -> bool {
-        self.queue.is_closed() && self.queue.is_empty()
+        match &self.ring {
+            Some(ring) => ring.is_closed() && ring.is_empty(),
+            None => self.state.lock().drained,
+        }
     }
 
     pub(crate) fn error(&self) -> Option<Error> {
@@ -595,22 +795,45 @@ impl<T> Shared<T> {
     pub(crate) fn poll_event(
         &self,
         drained: bool,
-        listener: &mut Option<EventListener>,
+        key: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        let event = if drained {
-            &self.drained_event
+        let mut st = self.state.lock();
+        let done = if drained { st.drained } else { st.closed };
+        if done {
+            // The slab was emptied when the event fired, so the key is stale.
+            *key = None;
+            return Poll::Ready(());
+        }
+        let wakers = if drained {
+            &mut st.drained_wakers
         } else {
-            &self.closed_event
+            &mut st.closed_wakers
         };
-        poll_once_event(event, listener, cx, || {
-            let st = self.state.lock();
-            if drained {
-                st.drained
-            } else {
-                st.closed
+        match key.and_then(|at| wakers.get_mut(at)) {
+            Some(waker) => {
+                if !waker.will_wake(cx.waker()) {
+                    waker.clone_from(cx.waker());
+                }
             }
-        })
+            None => *key = Some(wakers.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    pub(crate) fn cancel_event(&self, drained: bool, key: &mut Option<usize>) {
+        if let Some(at) = key.take() {
+            let mut st = self.state.lock();
+            let done = if drained { st.drained } else { st.closed };
+            if !done {
+                let wakers = if drained {
+                    &mut st.drained_wakers
+                } else {
+                    &mut st.closed_wakers
+                };
+                wakers.try_remove(at);
+            }
+        }
     }
 
     // ---- description -----------------------------------------------------
@@ -625,45 +848,26 @@ impl<T> Shared<T> {
 
     pub(crate) fn describe(&self) -> Description {
         let st = self.state.lock();
+        let (buffered, drained) = match &self.ring {
+            Some(ring) => (ring.len(), ring.is_closed() && ring.is_empty()),
+            None => (st.buf.len(), st.drained),
+        };
         Description {
             kind: st.meta.kind,
             label: st.meta.label.clone(),
             capacity: self.capacity,
-            buffered: self.queue.len(),
-            pending_sends: self.send.len() + self.send_handles.len(),
-            pending_recvs: self.recv.len() + self.recv_handles.len(),
-            senders: self.send_handles_alive.load(Ordering::Relaxed),
-            receivers: self.recv_handles_alive.load(Ordering::Relaxed),
+            buffered,
+            pending_sends: st.senders.len() + st.handle_senders.len(),
+            pending_recvs: st.receivers.len() + st.handle_receivers.len(),
+            senders: self.send_handles.load(Ordering::Relaxed),
+            receivers: self.recv_handles.load(Ordering::Relaxed),
             closed: st.closed,
-            drained: self.is_drained(),
+            drained,
             error: st.error.as_ref().map(|e| e.to_string()),
             peer_addr: st.meta.peer_addr,
             local_addr: st.meta.local_addr,
             dropped: self.dropped.load(Ordering::Relaxed),
             sink: None,
-        }
-    }
-}
-
-/// Ends the closing window once the closed hooks ran (even if one panicked),
-/// and runs the drained hooks that came due meanwhile.
-struct FinishClosing<'a, T> {
-    shared: &'a Shared<T>,
-    /// Drained hooks the close itself took.
-    drained_hooks: Vec<Hook>,
-    propagate: bool,
-}
-
-impl<T> Drop for FinishClosing<'_, T> {
-    fn drop(&mut self) {
-        let mut st = self.shared.state.lock();
-        st.closing = false;
-        let mut hooks = std::mem::take(&mut self.drained_hooks);
-        hooks.append(&mut st.drained_after_closing);
-        drop(st);
-        // Resumed only if no closed hook panicked (then that panic unwinds).
-        if let Some(panic) = run_hooks(hooks, self.propagate) {
-            std::panic::resume_unwind(panic);
         }
     }
 }

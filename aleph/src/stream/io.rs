@@ -120,7 +120,7 @@ pub struct DuplexIo {
     /// A chunk written but not yet in the channel.
     held: Option<Bytes>,
     /// The parked send of `held`.
-    waiter: Option<super::core::Waiter>,
+    waiter: Option<u64>,
 }
 
 impl DuplexIo {

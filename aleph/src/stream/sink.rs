@@ -41,7 +41,7 @@ use crate::{Error, ErrorKind};
 pub struct ChannelSink<T> {
     sender: Sender<T>,
     held: Option<T>,
-    waiter: Option<super::core::Waiter>,
+    waiter: Option<u64>,
 }
 
 impl<T> ChannelSink<T> {

@@ -1,17 +1,12 @@
-//! How a channel waits: `event-listener` events with a count of their
-//! waiters, the per-operation waiter state, hooks, and the sync shim that lets
-//! loom check all of it.
+//! The wait queues of a channel, the wake-ups collected under its lock, and
+//! the sync shim that lets loom check the core.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use event_listener::{Event, EventListener, IntoNotification, Listener};
-
-use sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::task::Waker;
 
 /// The atomics and the lock of the channel core: std and parking_lot in a
-/// normal build, loom's under `--cfg loom` (see `tests/loom_channel.rs`).
+/// normal build, loom's under `--cfg loom` (`scripts/loom.sh` runs the models
+/// in `tests/loom_channel.rs`).
 pub(crate) mod sync {
     #[cfg(not(loom))]
     pub(crate) use std::sync::atomic;
@@ -20,7 +15,6 @@ pub(crate) mod sync {
     pub(crate) use loom::sync::atomic;
 
     /// A mutex whose `lock` cannot fail.
-    #[derive(Default)]
     pub(crate) struct Mutex<T>(Inner<T>);
 
     #[cfg(not(loom))]
@@ -55,188 +49,108 @@ pub(crate) mod sync {
 /// A callback run once when a channel closes or drains.
 pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
 
-/// The waiters of one kind on one side of a channel.
-///
-/// `event-listener` keeps them in arrival order and wakes them. Its `notify`
-/// takes a lock even when nobody listens, so `unwoken` counts the listeners
-/// not woken yet, and a notifier that finds none skips the lock. A waiter
-/// counts itself before it listens; whoever ends a listener's wait uncounts
-/// it after (the notifier that woke it, or the waiter that gave up first), so
-/// the count never falls below the true number.
-///
-/// That is sound because both sides order their steps with a SeqCst fence: a
-/// waiter counts itself and listens, fences, then checks the channel once
-/// more; a notifier changes the channel, fences, then reads the count.
-/// Either the notifier sees the count, or the waiter's second look sees the
-/// change.
-pub(crate) struct Waiters {
-    event: Event,
-    unwoken: AtomicUsize,
-    /// Wake every waiter at each change (handle waiters), not just one.
-    all: bool,
+/// Parked futures of one side, ordered by arrival number.
+#[derive(Default)]
+pub(crate) struct WaitQueue {
+    entries: VecDeque<(u64, Waker)>,
+    next_id: u64,
 }
 
-impl Waiters {
-    /// Waiters woken one per change (`all == false`) or all at once.
-    pub(crate) fn new(all: bool) -> Waiters {
-        Waiters {
-            event: Event::new(),
-            unwoken: AtomicUsize::new(0),
-            all,
-        }
-    }
-
-    /// Wakes one more waiter (or every waiter) not woken yet. The caller has
-    /// fenced since its change.
-    pub(crate) fn notify(&self) {
-        if self.unwoken.load(Ordering::Relaxed) > 0 {
-            self.notify_locked(if self.all { usize::MAX } else { 1 });
-        }
-    }
-
-    /// Wakes every waiter (the channel closed).
-    pub(crate) fn notify_every(&self) {
-        sync::atomic::fence(Ordering::SeqCst);
-        if self.unwoken.load(Ordering::Relaxed) > 0 {
-            self.notify_locked(usize::MAX);
-        }
-    }
-
-    fn notify_locked(&self, n: usize) {
-        let woken = self.event.notify(n.additional().relaxed());
-        if woken > 0 {
-            self.unwoken.fetch_sub(woken, Ordering::Relaxed);
-        }
-    }
-
-    /// How many wait now, not woken yet.
-    pub(crate) fn len(&self) -> usize {
-        self.unwoken.load(Ordering::Relaxed)
-    }
-
-    /// A listener is dropped without acting on what it waited for. Returns
-    /// true if it had been woken.
-    fn discard(&self, listener: EventListener) -> bool {
-        let woken = listener.discard();
-        if !woken {
-            self.unwoken.fetch_sub(1, Ordering::Relaxed);
-        }
-        woken
-    }
-
-    fn listen(&self) -> EventListener {
-        self.unwoken.fetch_add(1, Ordering::Relaxed);
-        let listener = self.event.listen();
-        sync::atomic::fence(Ordering::SeqCst);
-        listener
-    }
-}
-
-/// The state of one waiting operation: a send or receive future, or a handle
-/// polled as a `Stream` or `Sink`. `None` in its slot while it does not wait.
-#[derive(Debug)]
-pub(crate) struct Waiter {
-    /// `None` between a wake-up and the next listen.
-    listener: Option<EventListener>,
-    /// A receiver waiting on a rendezvous channel holds one permit it granted
-    /// to senders (see `core`).
-    pub(crate) granted: bool,
-}
-
-/// What a waiting step asks the caller to do.
-pub(crate) enum Step {
-    /// Look at the channel again: the waiter listens now, or was woken.
-    Retry,
-    /// Return `Pending`: the waiter is registered with the task's waker.
-    Pending,
-}
-
-impl Waiters {
-    /// One step of waiting for `slot`: listen (the caller then looks at the
-    /// channel again), or poll the listener.
-    pub(crate) fn wait(&self, slot: &mut Option<Waiter>, cx: &mut Context<'_>) -> Step {
-        let waiter = slot.get_or_insert(Waiter {
-            listener: None,
-            granted: false,
-        });
-        match &mut waiter.listener {
+impl WaitQueue {
+    /// Parks the waiter of `slot` (or refreshes its waker). Returns true when
+    /// the waiter was not in the queue before.
+    pub(crate) fn park(&mut self, slot: &mut Option<u64>, waker: &Waker) -> bool {
+        match *slot {
             None => {
-                waiter.listener = Some(self.listen());
-                Step::Retry
+                let id = self.next_id;
+                self.next_id += 1;
+                self.entries.push_back((id, waker.clone()));
+                *slot = Some(id);
+                true
             }
-            Some(listener) => match Pin::new(listener).poll(cx) {
-                Poll::Ready(()) => {
-                    waiter.listener = None;
-                    Step::Retry
+            Some(id) => match self.entries.binary_search_by_key(&id, |entry| entry.0) {
+                Ok(at) => {
+                    if !self.entries[at].1.will_wake(waker) {
+                        self.entries[at].1 = waker.clone();
+                    }
+                    false
                 }
-                Poll::Pending => Step::Pending,
+                // Notified, but a newcomer took the chance: back in its place.
+                Err(at) => {
+                    self.entries.insert(at, (id, waker.clone()));
+                    true
+                }
             },
         }
     }
 
-    /// Registers a waiter that listens already with the task's waker, and
-    /// returns `Pending` even if it was woken meanwhile (then it wakes the
-    /// task itself, so the next poll looks again).
-    pub(crate) fn park(&self, waiter: &mut Waiter, cx: &mut Context<'_>) {
-        if let Some(listener) = &mut waiter.listener {
-            if Pin::new(listener).poll(cx).is_ready() {
-                waiter.listener = None;
-                cx.waker().wake_by_ref();
+    /// Removes the waiter `id`; false if it was notified (popped) already.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        match self.entries.binary_search_by_key(&id, |entry| entry.0) {
+            Ok(at) => {
+                self.entries.remove(at);
+                true
             }
+            Err(_) => false,
         }
     }
 
-    /// The waiter of `slot` got what it waited for: it leaves, and a wake-up
-    /// it was given is spent. Returns the waiter.
-    pub(crate) fn done(&self, slot: &mut Option<Waiter>) -> Option<Waiter> {
-        let mut waiter = slot.take()?;
-        if let Some(listener) = waiter.listener.take() {
-            self.discard(listener);
-        }
-        Some(waiter)
+    pub(crate) fn pop(&mut self) -> Option<Waker> {
+        self.entries.pop_front().map(|(_, waker)| waker)
     }
 
-    /// The waiter of `slot` gives up: it leaves, and a wake-up it was given
-    /// and did not use goes to the next waiter (handle waiters were all woken:
-    /// nothing to pass on). Returns the waiter.
-    pub(crate) fn cancel(&self, slot: &mut Option<Waiter>) -> Option<Waiter> {
-        let mut waiter = slot.take()?;
-        if let Some(listener) = waiter.listener.take() {
-            if self.discard(listener) && !self.all {
-                sync::atomic::fence(Ordering::SeqCst);
-                self.notify();
-            }
-        }
-        Some(waiter)
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn drain_into(&mut self, wakers: &mut Vec<Waker>) {
+        wakers.extend(self.entries.drain(..).map(|(_, waker)| waker));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
-/// Waits for a one-time event (closed, drained) whose state `done` reads.
-pub(crate) fn poll_once_event(
-    event: &Event,
-    listener: &mut Option<EventListener>,
-    cx: &mut Context<'_>,
-    done: impl Fn() -> bool,
-) -> Poll<()> {
-    loop {
-        if done() {
-            *listener = None;
-            return Poll::Ready(());
+/// Wake-ups and callbacks collected under the lock, run after it is released.
+#[must_use]
+pub(crate) struct Wakeups {
+    pub(crate) many: Vec<Waker>,
+    pub(crate) hooks: Vec<Hook>,
+}
+
+impl Wakeups {
+    pub(crate) fn none() -> Wakeups {
+        Wakeups {
+            many: Vec::new(),
+            hooks: Vec::new(),
         }
-        match listener {
-            None => *listener = Some(event.listen()),
-            Some(l) => {
-                std::task::ready!(Pin::new(l).poll(cx));
-                *listener = None;
-            }
+    }
+
+    /// Wakes the wakers, then runs the hooks; a hook's panic is logged (the
+    /// caller is a receive or a dropped handle: see [`run_hooks`]).
+    pub(crate) fn run(self) {
+        drop(self.run_catching(false));
+    }
+
+    /// Wakes the wakers, then runs the hooks, returning the first hook panic
+    /// when `propagate` (see [`run_hooks`]).
+    pub(crate) fn run_catching(self, propagate: bool) -> Option<Box<dyn std::any::Any + Send>> {
+        for waker in self.many {
+            waker.wake();
         }
+        run_hooks(self.hooks, propagate)
     }
 }
 
 /// Runs every hook even if one panics: one faulty callback must not rob the
-/// others of the event, which never recurs. With `propagate` (an explicit
-/// `close()` on a thread that is not unwinding) the first panic is returned
-/// for the caller to resume; every other panic is logged and dropped.
+/// others of the event, which never recurs.
+///
+/// With `propagate` (an explicit `close()`) the first panic is returned for
+/// the caller to resume, unless this thread is already unwinding (a second
+/// panic would abort). Every other panic is caught and logged: fired by a
+/// receive, it would lose the value taken; fired by a dropped handle, it
+/// would unwind out of a `Drop`.
 pub(crate) fn run_hooks(
     hooks: Vec<Hook>,
     propagate: bool,
