@@ -211,3 +211,88 @@ fn a_close_racing_the_last_receive_runs_each_hook_once_in_order() {
         assert_eq!(*log.lock().unwrap(), ["closed", "drained"]);
     });
 }
+
+/// Two closes with different errors race a send: exactly one close wins (its
+/// error is the channel's), the closed hook runs once, and the send either
+/// got in (and is received) or got its value back.
+#[test]
+fn racing_closes_agree_on_one_error_and_run_the_hook_once() {
+    model(|| {
+        let ch = Channel::<u32>::buffered(1);
+        let runs = Arc::new(Mutex::new(0));
+        let hook = runs.clone();
+        ch.on_closed(move || *hook.lock().unwrap() += 1);
+        let (a, b) = (ch.sender(), ch.sender());
+        let first = thread::spawn(move || a.close_with_error(aleph::Error::other("a")));
+        let second = thread::spawn(move || b.close_with_error(aleph::Error::other("b")));
+        let sent = ch.try_send(1).is_ok();
+        first.join().unwrap();
+        second.join().unwrap();
+        let error = ch.error().expect("closed with an error").to_string();
+        assert!(error == "a" || error == "b", "{error}");
+        assert_eq!(*runs.lock().unwrap(), 1);
+        assert_eq!(ch.try_recv().ok(), sent.then_some(1));
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Drained));
+    });
+}
+
+/// A value that counts its drops in a loom-visible counter.
+struct Counted(Arc<Mutex<usize>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+/// The last receiving handle dropped while a send races it: the send either
+/// gets its value back (the channel closed first) or the value went in and
+/// the channel dropped it with the last receiver. Either way it is dropped
+/// exactly once, and the send never hangs.
+#[test]
+fn the_last_receiver_dropped_racing_a_send_drops_the_value_once() {
+    for capacity in CAPACITIES {
+        model(move || {
+            let drops = Arc::new(Mutex::new(0));
+            let ch = Channel::<Counted>::buffered(capacity);
+            let tx = ch.sender();
+            let rx = ch.receiver();
+            drop(ch);
+            let value = Counted(drops.clone());
+            let sender = thread::spawn(move || {
+                // Unbuffered, nobody ever waits: the send waits until the
+                // close hands its value back.
+                match block_on(tx.send(value)) {
+                    Ok(()) => true,
+                    Err(refused) => {
+                        drop(refused);
+                        false
+                    }
+                }
+            });
+            drop(rx);
+            let sent = sender.join().unwrap();
+            assert!(!sent || capacity > 0, "no receiver ever waited");
+            assert_eq!(*drops.lock().unwrap(), 1, "sent: {sent}");
+        });
+    }
+}
+
+/// A receive through the `Stream` of a handle (the waiter kept in the
+/// handle, woken with every change) meets a send on another thread.
+#[test]
+fn a_stream_handle_receive_meets_a_send() {
+    for capacity in CAPACITIES {
+        model(move || {
+            let ch = Channel::<u32>::buffered(capacity);
+            let tx = ch.sender();
+            let mut rx = ch.receiver();
+            drop(ch);
+            let sender = thread::spawn(move || block_on(tx.send(3)).is_ok());
+            let got = block_on(std::future::poll_fn(|cx| rx.poll_recv(cx)));
+            assert_eq!(got, Some(3));
+            assert!(sender.join().unwrap());
+            assert_eq!(block_on(std::future::poll_fn(|cx| rx.poll_recv(cx))), None);
+        });
+    }
+}

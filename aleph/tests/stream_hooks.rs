@@ -177,3 +177,86 @@ fn a_closed_hook_that_panics_when_the_last_sender_drops_is_logged_and_the_drop_r
     assert_eq!(get(&after), 1);
     assert!(log.logged("closed hook fails"), "{:?}", log.lines());
 }
+
+/// The last receiving handle dropped with values buffered: the channel
+/// closes and drains in that drop. Hooks that panic there are logged, the
+/// others run, the buffered values are dropped, and the drop returns.
+#[test]
+fn hooks_that_panic_when_the_last_receiver_drops_are_logged_and_the_drop_returns() {
+    for capacity in [1, 4, 65_537] {
+        let ch = Channel::<Arc<()>>::buffered(capacity);
+        let value = Arc::new(());
+        ch.try_send(value.clone()).unwrap();
+        let tx = ch.sender();
+        let closed = counter();
+        let drained = counter();
+        ch.on_closed(|| panic!("closed hook fails"));
+        ch.on_closed(bump(&closed));
+        ch.on_drained(|| std::panic::panic_any(42u8));
+        ch.on_drained(bump(&drained));
+        let log = Capture::default();
+        tracing::subscriber::with_default(log.clone(), || drop(ch));
+        assert!(tx.is_closed(), "capacity {capacity}");
+        assert_eq!((get(&closed), get(&drained)), (1, 1), "capacity {capacity}");
+        assert_eq!(Arc::strong_count(&value), 1, "capacity {capacity}: dropped");
+        assert!(
+            log.logged("closed hook fails") && log.logged("(not a string)"),
+            "capacity {capacity}: {:?}",
+            log.lines()
+        );
+    }
+}
+
+/// `close()` called from a `Drop` that runs while its thread unwinds: a
+/// closed hook that panics there is logged instead of resumed (which would
+/// abort), and the thread's own panic is what `join` reports.
+#[test]
+fn a_closed_hook_that_panics_in_a_close_during_unwinding_is_logged_not_an_abort() {
+    struct CloseOnDrop(Channel<u8>);
+    impl Drop for CloseOnDrop {
+        fn drop(&mut self) {
+            self.0.close();
+        }
+    }
+    let ch = Channel::<u8>::buffered(1);
+    let after = counter();
+    ch.on_closed(|| panic!("closed hook fails"));
+    ch.on_closed(bump(&after));
+    let guard = CloseOnDrop(ch.clone());
+    let log = Capture::default();
+    let thread_log = log.clone();
+    let joined = std::thread::spawn(move || {
+        tracing::subscriber::with_default(thread_log, || {
+            let _guard = guard;
+            panic!("the thread fails");
+        })
+    })
+    .join();
+    let panic = joined.expect_err("the thread panicked");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"the thread fails"));
+    assert!(ch.is_closed());
+    assert_eq!(get(&after), 1);
+    assert!(log.logged("closed hook fails"), "{:?}", log.lines());
+}
+
+/// An explicit `close()` whose closed hook and drained hook both panic:
+/// `close()` resumes the closed hook's panic (the first), logs the drained
+/// one, and every hook ran once.
+#[test]
+fn an_explicit_close_resumes_the_first_hook_panic_and_logs_the_rest() {
+    let ch = Channel::<u8>::buffered(1);
+    let after = counter();
+    ch.on_closed(|| panic!("closed hook fails"));
+    ch.on_drained(|| panic!("drained hook fails"));
+    ch.on_drained(bump(&after));
+    let log = Capture::default();
+    let closing = tracing::subscriber::with_default(log.clone(), || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.close()))
+    });
+    let panic = closing.expect_err("the first hook panic reaches close()");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"closed hook fails"));
+    assert_eq!(get(&after), 1);
+    assert!(ch.is_drained());
+    assert!(log.logged("drained hook fails"), "{:?}", log.lines());
+    assert!(!log.logged("closed hook fails"), "resumed, not logged");
+}
