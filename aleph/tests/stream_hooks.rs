@@ -3,6 +3,7 @@
 //! by a receive or a dropped handle it is logged, the value taken is still
 //! returned, the other hooks still run, and nothing aborts.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -259,4 +260,50 @@ fn an_explicit_close_resumes_the_first_hook_panic_and_logs_the_rest() {
     assert!(ch.is_drained());
     assert!(log.logged("drained hook fails"), "{:?}", log.lines());
     assert!(!log.logged("closed hook fails"), "resumed, not logged");
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker fails");
+    }
+}
+
+/// A waker that panics while `close()` wakes the waiters unwinds out of the
+/// close: the closing window must still end, so drained hooks that come due
+/// later run (they wait for the closed hooks while the window is open).
+#[test]
+fn a_waker_panicking_in_close_does_not_leave_the_drained_hooks_waiting_forever() {
+    for capacity in [1, 65_537] {
+        let ch = Channel::<u8>::buffered(capacity);
+        for i in 0..capacity {
+            ch.try_send(i as u8).unwrap();
+        }
+        let waker = std::task::Waker::from(Arc::new(PanickingWaker));
+        let mut send = Box::pin(ch.send(99));
+        let polled = send
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker));
+        assert!(
+            polled.is_pending(),
+            "capacity {capacity}: parked on a full channel"
+        );
+        let drained = counter();
+        ch.on_drained(bump(&drained));
+        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.close()));
+        assert!(
+            closing.is_err(),
+            "capacity {capacity}: the waker's panic unwinds"
+        );
+        drop(send);
+        while ch.try_recv().is_ok() {}
+        assert!(ch.is_drained(), "capacity {capacity}");
+        assert_eq!(
+            get(&drained),
+            1,
+            "capacity {capacity}: the drained hook ran once the last value was taken"
+        );
+    }
 }

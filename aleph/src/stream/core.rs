@@ -725,19 +725,24 @@ impl<T> Shared<T> {
             Self::drain_locked(st, &mut wake);
         }
         drop(guard);
+        // Ends the closing window even if a waker panics below.
+        let window = ClosingWindow { shared: self };
         // Drained hooks collected above come after the closed ones in `hooks`.
         let panic = wake.run_catching(propagate);
-        // End the closing window, then run the drained hooks that came due
-        // meanwhile (on another thread) after the closed ones.
-        let mut st = self.state.lock();
-        st.closing = false;
-        let late = std::mem::take(&mut st.drained_after_closing);
-        drop(st);
+        // Then the drained hooks that came due meanwhile (on another thread).
+        let late = window.end();
         let late_panic = run_hooks(late, propagate && panic.is_none());
         if let Some(panic) = panic.or(late_panic) {
             std::panic::resume_unwind(panic);
         }
         true
+    }
+
+    /// Ends the closing window: returns the drained hooks that waited for it.
+    fn end_closing(&self) -> Vec<Hook> {
+        let mut st = self.state.lock();
+        st.closing = false;
+        std::mem::take(&mut st.drained_after_closing)
     }
 
     fn drain_locked(st: &mut State<T>, wake: &mut Wakeups) {
@@ -869,6 +874,27 @@ impl<T> Shared<T> {
             dropped: self.dropped.load(Ordering::Relaxed),
             sink: None,
         }
+    }
+}
+
+/// The closing window of a `close`, ended by [`ClosingWindow::end`], or on
+/// drop if the close unwinds before (a waker that panics): then the drained
+/// hooks that waited for it run here, their panics logged.
+struct ClosingWindow<'a, T> {
+    shared: &'a Shared<T>,
+}
+
+impl<T> ClosingWindow<'_, T> {
+    fn end(self) -> Vec<Hook> {
+        let late = self.shared.end_closing();
+        std::mem::forget(self);
+        late
+    }
+}
+
+impl<T> Drop for ClosingWindow<'_, T> {
+    fn drop(&mut self) {
+        run_hooks(self.shared.end_closing(), false);
     }
 }
 
