@@ -307,3 +307,47 @@ fn a_waker_panicking_in_close_does_not_leave_the_drained_hooks_waiting_forever()
         );
     }
 }
+
+/// A drained hook registered by a closed hook, while the other closed hooks
+/// have not run yet (the channel is drained already: it was empty) runs
+/// after them, not in the middle: closed hooks always come first.
+#[test]
+fn a_drained_hook_registered_by_a_closed_hook_runs_after_every_closed_hook() {
+    let ch = Channel::<u8>::buffered(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (inner, log) = (ch.clone(), order.clone());
+    ch.on_closed(move || {
+        log.lock().unwrap().push("closed 1");
+        let log = log.clone();
+        inner.on_drained(move || log.lock().unwrap().push("drained"));
+    });
+    let log = order.clone();
+    ch.on_closed(move || log.lock().unwrap().push("closed 2"));
+    ch.close();
+    assert_eq!(*order.lock().unwrap(), ["closed 1", "closed 2", "drained"]);
+    // Once the close is over, a drained hook runs at once again.
+    let log = order.clone();
+    ch.on_drained(move || log.lock().unwrap().push("late"));
+    assert_eq!(order.lock().unwrap().last(), Some(&"late"));
+}
+
+/// The largest capacities: a buffer that is never allocated up front, and
+/// sliding / dropping channels of it, work like any other.
+#[test]
+fn a_channel_of_the_largest_capacity_works() {
+    for ch in [
+        Channel::<u32>::buffered(usize::MAX),
+        Channel::sliding(usize::MAX),
+        Channel::dropping(usize::MAX),
+    ] {
+        for i in 0..1000 {
+            ch.try_send(i).unwrap();
+        }
+        let d = ch.description();
+        assert_eq!((d.capacity, d.buffered, d.dropped), (usize::MAX, 1000, 0));
+        ch.close();
+        let got: Vec<u32> = std::iter::from_fn(|| ch.try_recv().ok()).collect();
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        assert!(ch.is_drained());
+    }
+}

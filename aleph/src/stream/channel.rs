@@ -575,10 +575,14 @@ macro_rules! recv_methods {
         }
 
         /// Runs `f` once the channel is drained (at once, on this thread, if it
-        /// already is).
+        /// already is), always after the `on_closed` callbacks: registered
+        /// while those still run, it runs right after them, on their thread.
         ///
         /// The callback runs on the thread that drains the channel, outside any
-        /// lock; keep it short and do not block in it.
+        /// lock; keep it short and do not block in it. If it panics when a
+        /// receive or a dropped handle drains the channel, the panic is logged
+        /// (`tracing`, error level) and the other callbacks still run; an
+        /// explicit `close()` resumes it after every callback ran.
         ///
         /// # Examples
         ///
@@ -707,7 +711,11 @@ macro_rules! common_methods {
         /// already is).
         ///
         /// The callback runs on the thread that closes the channel, outside any
-        /// lock; keep it short and do not block in it.
+        /// lock; keep it short and do not block in it. If it panics, the other
+        /// callbacks still run; the panic then reaches the caller of an
+        /// explicit `close()` (unless that thread is already unwinding), and is
+        /// logged (`tracing`, error level) when a dropped handle closed the
+        /// channel.
         ///
         /// # Examples
         ///

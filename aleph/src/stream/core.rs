@@ -788,11 +788,14 @@ impl<T> Shared<T> {
 
     pub(crate) fn on_drained(&self, hook: Hook) {
         let mut st = self.state.lock();
-        if st.drained {
+        if !st.drained {
+            st.on_drained.push(hook);
+        } else if st.closing {
+            // Drained, but the closed hooks still run: this one after them.
+            st.drained_after_closing.push(hook);
+        } else {
             drop(st);
             hook();
-        } else {
-            st.on_drained.push(hook);
         }
     }
 
