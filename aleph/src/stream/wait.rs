@@ -103,7 +103,7 @@ impl WaitQueue {
         self.entries.len()
     }
 
-    pub(crate) fn drain_into(&mut self, wakers: &mut Vec<Waker>) {
+    pub(crate) fn drain_into(&mut self, wakers: &mut Wakers) {
         wakers.extend(self.entries.drain(..).map(|(_, waker)| waker));
     }
 
@@ -112,17 +112,45 @@ impl WaitQueue {
     }
 }
 
+/// Wakers to wake: most events wake one, which this holds without allocating.
+#[derive(Default)]
+pub(crate) struct Wakers {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Wakers {
+    pub(crate) fn push(&mut self, waker: Waker) {
+        match self.first {
+            None => self.first = Some(waker),
+            Some(_) => self.rest.push(waker),
+        }
+    }
+
+    pub(crate) fn extend(&mut self, wakers: impl IntoIterator<Item = Waker>) {
+        for waker in wakers {
+            self.push(waker);
+        }
+    }
+
+    fn wake(self) {
+        for waker in self.first.into_iter().chain(self.rest) {
+            waker.wake();
+        }
+    }
+}
+
 /// Wake-ups and callbacks collected under the lock, run after it is released.
 #[must_use]
 pub(crate) struct Wakeups {
-    pub(crate) many: Vec<Waker>,
+    pub(crate) many: Wakers,
     pub(crate) hooks: Vec<Hook>,
 }
 
 impl Wakeups {
     pub(crate) fn none() -> Wakeups {
         Wakeups {
-            many: Vec::new(),
+            many: Wakers::default(),
             hooks: Vec::new(),
         }
     }
@@ -136,9 +164,7 @@ impl Wakeups {
     /// Wakes the wakers, then runs the hooks, returning the first hook panic
     /// when `propagate` (see [`run_hooks`]).
     pub(crate) fn run_catching(self, propagate: bool) -> Option<Box<dyn std::any::Any + Send>> {
-        for waker in self.many {
-            waker.wake();
-        }
+        self.many.wake();
         run_hooks(self.hooks, propagate)
     }
 }
