@@ -29,10 +29,18 @@ use loom::thread;
 
 /// Checks `f` under every schedule loom explores.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(3, f);
+}
+
+/// Checks `f` with at most `preemptions` preemptions per schedule (unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise): for models whose three threads all
+/// wait, which explode beyond.
+fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
+        builder.preemption_bound = Some(preemptions);
     }
+    builder.max_branches = 100_000;
     builder.check(f);
 }
 
@@ -293,6 +301,35 @@ fn a_stream_handle_receive_meets_a_send() {
             assert_eq!(got, Some(3));
             assert!(sender.join().unwrap());
             assert_eq!(block_on(std::future::poll_fn(|cx| rx.poll_recv(cx))), None);
+        });
+    }
+}
+
+/// A receive polled once and dropped (perhaps just after it was woken for
+/// the value) next to another receive that waits, racing a send: the wake-up
+/// is passed on, so the waiting receive gets the value unless the dropped
+/// one took it first. Nobody closes the channel in that case: a lost wake-up
+/// would leave the waiting receive blocked, which loom reports.
+#[test]
+fn a_dropped_receive_passes_its_wake_up_to_a_waiting_one() {
+    for capacity in CAPACITIES {
+        model_bounded(2, move || {
+            let ch = Channel::<u32>::buffered(capacity);
+            let tx = ch.sender();
+            let rx = ch.receiver();
+            let sender = thread::spawn(move || block_on(tx.send(1)).is_ok());
+            let waiting = thread::spawn(move || block_on(rx.recv()));
+            let first = {
+                let recv = pin!(ch.recv());
+                poll_once(recv)
+            };
+            let took = matches!(first, Poll::Ready(Some(1)));
+            assert!(sender.join().unwrap());
+            if took {
+                ch.close();
+            }
+            let other = waiting.join().unwrap();
+            assert_eq!(other, (!took).then_some(1), "took: {took}");
         });
     }
 }
