@@ -337,7 +337,6 @@ async fn duplex_io_and_channel_sink_lose_nothing_through_channels_of_capacity_ze
 // ---- hooks' panics: the core half of issue 8 (failing here, kept ignored) ---
 
 #[test]
-#[ignore = "core (issue 8, core half): a hook's panic is resumed from the operation that fired it"]
 fn an_on_drained_hook_that_panics_does_not_rob_try_recv_of_its_value() {
     let ch = Channel::buffered(2);
     ch.try_send(7u8).unwrap();
@@ -351,7 +350,6 @@ fn an_on_drained_hook_that_panics_does_not_rob_try_recv_of_its_value() {
 }
 
 #[test]
-#[ignore = "core (issue 8, core half): a closed hook's panic while unwinding aborts the process"]
 fn an_on_closed_hook_that_panics_while_the_thread_unwinds_does_not_abort() {
     let (tx, rx) = Channel::<u8>::buffered(1).split();
     tx.on_closed(|| panic!("a hook that panics"));
