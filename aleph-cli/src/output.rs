@@ -48,22 +48,15 @@ pub fn reader_gone(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// An error and its causes on one line: "what failed: why: why deeper". A
-/// cause the line already says is not repeated (library messages still
-/// repeat their causes' text; a refused connect says "refused" itself).
+/// An error and its causes on one line: "what failed: why: why deeper".
+/// aleph's messages say what failed and leave the why to their sources, so
+/// nothing is said twice.
 pub fn chain(err: &(dyn Error + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
-        let refusal = cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused);
-        let said = line.contains(&text) || (refusal && line.contains("refused"));
-        if !said {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
         source = cause.source();
     }
     line

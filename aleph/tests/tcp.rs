@@ -962,8 +962,12 @@ async fn a_refused_connection_is_a_connect_error_naming_the_address() {
         .unwrap_err();
     assert!(err.is_connect(), "{:?}: {err}", err.kind());
     let message = err.to_string();
-    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
-    assert!(message.contains("refused"), "{message}");
+    assert_eq!(message, format!("connect to 127.0.0.1:{port} failed"));
+    let source = std::error::Error::source(&err).expect("the reason");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an I/O error");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
 #[tokio::test]
