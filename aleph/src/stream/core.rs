@@ -33,9 +33,10 @@
 //!   own, and every event wakes all of them (as async-channel treats its
 //!   stream listeners): an abandoned one can never absorb a wake-up that a
 //!   live waiter needs.
-//! - Wakers and user callbacks run after the lock is released. A callback's
-//!   panic reaches only the caller of an explicit `close()`; fired by a
-//!   receive or a dropped handle it is caught and logged (`wait::run_hooks`).
+//! - Wakers and user callbacks run after the lock is released, every one of
+//!   them even if some panic. A panic (a callback's or a waker's) reaches only
+//!   the caller of an explicit `close()`; fired by a send, a receive or a
+//!   dropped handle it is caught and logged (`wait::Wakeups::run_catching`).
 //!
 //! The loom models in `tests/loom_channel.rs` (run by `scripts/loom.sh`)
 //! explore the races between these paths; the atomics and the lock come

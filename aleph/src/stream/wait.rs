@@ -133,10 +133,11 @@ impl Wakers {
         }
     }
 
-    fn wake(self) {
-        for waker in self.first.into_iter().chain(self.rest) {
-            waker.wake();
-        }
+    /// Wakes every waker even if one panics (a faulty waker must not rob the
+    /// other waiters of their wake-up), and returns the first panic.
+    fn wake(self) -> Option<crate::panic::Payload> {
+        let wakers = self.first.into_iter().chain(self.rest);
+        crate::panic::run_all(wakers.map(|waker| move || waker.wake()))
     }
 }
 
@@ -155,17 +156,28 @@ impl Wakeups {
         }
     }
 
-    /// Wakes the wakers, then runs the hooks; a hook's panic is logged (the
-    /// caller is a receive or a dropped handle: see [`run_hooks`]).
+    /// Wakes the wakers, then runs the hooks; a waker's or a hook's panic is
+    /// logged (the caller is a send, a receive or a dropped handle: see
+    /// [`run_hooks`]).
     pub(crate) fn run(self) {
         drop(self.run_catching(false));
     }
 
-    /// Wakes the wakers, then runs the hooks, returning the first hook panic
-    /// when `propagate` (see [`run_hooks`]).
+    /// Wakes every waker, then runs every hook, whatever panics: the waiters
+    /// and the hooks would otherwise miss an event that may never recur. With
+    /// `propagate` the first panic (a waker's, else a hook's) is returned, the
+    /// rest logged, as [`run_hooks`] does; without it every panic is logged.
     pub(crate) fn run_catching(self, propagate: bool) -> Option<crate::panic::Payload> {
-        self.many.wake();
-        run_hooks(self.hooks, propagate)
+        let waker_panic = match self.many.wake() {
+            Some(panic) if propagate && !std::thread::panicking() => Some(panic),
+            Some(panic) => {
+                log_panic(&*panic, "a waker of a stream's waiter panicked");
+                None
+            }
+            None => None,
+        };
+        let hook_panic = run_hooks(self.hooks, propagate && waker_panic.is_none());
+        waker_panic.or(hook_panic)
     }
 }
 
@@ -184,16 +196,13 @@ pub(crate) fn run_hooks(hooks: Vec<Hook>, propagate: bool) -> Option<crate::pani
             if propagate && first_panic.is_none() && !std::thread::panicking() {
                 first_panic = Some(panic);
             } else {
-                log_hook_panic(&*panic);
+                log_panic(&*panic, "a stream's on_closed / on_drained hook panicked");
             }
         }
     }
     first_panic
 }
 
-fn log_hook_panic(panic: &(dyn std::any::Any + Send)) {
-    tracing::error!(
-        panic = crate::panic::message(panic),
-        "a stream's on_closed / on_drained hook panicked"
-    );
+fn log_panic(panic: &(dyn std::any::Any + Send), what: &str) {
+    tracing::error!(panic = crate::panic::message(panic), "{what}");
 }
