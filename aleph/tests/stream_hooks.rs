@@ -478,3 +478,35 @@ fn a_waker_panicking_in_a_receive_is_logged_and_the_value_still_returned() {
         drop(send);
     }
 }
+
+/// A sink dropped holding a value the channel has no room for closes the
+/// channel with an error from its `Drop`: that close is not one the user
+/// called, so a closed hook that panics there is logged and the drop
+/// returns (a panic out of a `Drop` is a trap for the caller).
+#[test]
+fn a_closed_hook_that_panics_when_a_sink_is_dropped_holding_a_value_is_logged_and_the_drop_returns()
+{
+    use futures::Sink;
+    for capacity in [1, 65_537] {
+        let ch = Channel::<u32>::buffered(capacity);
+        for i in 0..capacity {
+            ch.try_send(i as u32).unwrap();
+        }
+        let after = counter();
+        ch.on_closed(|| panic!("closed hook fails"));
+        ch.on_closed(bump(&after));
+        let mut sink = ch.sink();
+        std::pin::Pin::new(&mut sink)
+            .start_send(99)
+            .expect("held for later: the channel is full, not closed");
+        let log = Capture::default();
+        let dropped = tracing::subscriber::with_default(log.clone(), || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sink)))
+        });
+        let case = format!("capacity {capacity}");
+        assert!(dropped.is_ok(), "{case}: the drop returns");
+        assert!(ch.is_closed() && ch.error().is_some(), "{case}");
+        assert_eq!(get(&after), 1, "{case}: the other hook ran");
+        assert!(log.logged("closed hook fails"), "{case}: {:?}", log.lines());
+    }
+}

@@ -677,6 +677,13 @@ impl<T> Shared<T> {
         self.close_as(error, true)
     }
 
+    /// Closes the channel from a `Drop` (a sink, a link or a feeding task
+    /// going away), not at the user's call: a hook's panic is only logged,
+    /// as for a dropped handle, for a panic out of a `Drop` is a trap.
+    pub(crate) fn close_from_drop(&self, error: Option<Error>) -> bool {
+        self.close_as(error, false)
+    }
+
     /// Closes the channel; with `propagate` false (a dropped handle), a
     /// hook's panic is only logged.
     fn close_as(&self, error: Option<Error>, propagate: bool) -> bool {
