@@ -1187,3 +1187,81 @@ fn a_panicking_hook_does_not_cancel_the_other_hooks() {
         );
     }
 }
+
+/// A waker that owns a channel handle: the last clone of it dropping drops
+/// the handle (a task whose waker owns its future, as in a simple executor).
+struct OwnsHandle(#[allow(dead_code)] aleph::stream::Sender<u8>);
+
+impl Wake for OwnsHandle {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs `f` on a thread of its own and fails, instead of hanging, if it
+/// does not return in time (a deadlock on the channel's lock).
+fn returns_in_time(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(LIMIT).is_ok(),
+        "{what}: deadlocked (a waker dropped under the channel's lock re-entered it)"
+    );
+}
+
+/// The channel keeps a parked waiter's waker; if that clone is the last one
+/// and its drop drops the last sender (which closes the channel), it must not
+/// be dropped under the channel's lock: closing takes that lock again.
+#[test]
+fn a_waker_whose_drop_drops_the_last_sender_does_not_deadlock_the_channel() {
+    for capacity in CAPS {
+        // Dropped after parking: the cancelled receive removes the waker.
+        returns_in_time(&format!("capacity {capacity}, cancelled"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut recv = Box::pin(rx.recv());
+            assert!(recv
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            drop(recv);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+        });
+        // Replaced by another waker when polled again.
+        returns_in_time(&format!("capacity {capacity}, re-polled"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut recv = Box::pin(rx.recv());
+            assert!(recv
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = recv.as_mut().poll(&mut cx);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+            assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(None));
+        });
+        // Parked on `closed()`, then cancelled.
+        returns_in_time(&format!("capacity {capacity}, closed()"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut closed = Box::pin(rx.closed());
+            assert!(closed
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            drop(closed);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+        });
+    }
+}

@@ -54,6 +54,10 @@ pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct WaitQueue {
     entries: VecDeque<(u64, Waker)>,
     next_id: u64,
+    /// Wakers removed or replaced under the lock, to be dropped after it is
+    /// released: dropping a waker runs user code (the last clone of a task's
+    /// waker may drop a channel handle, which takes the lock again).
+    retired: Wakers,
 }
 
 impl WaitQueue {
@@ -71,7 +75,8 @@ impl WaitQueue {
             Some(id) => match self.entries.binary_search_by_key(&id, |entry| entry.0) {
                 Ok(at) => {
                     if !self.entries[at].1.will_wake(waker) {
-                        self.entries[at].1 = waker.clone();
+                        let old = std::mem::replace(&mut self.entries[at].1, waker.clone());
+                        self.retired.push(old);
                     }
                     false
                 }
@@ -88,7 +93,9 @@ impl WaitQueue {
     pub(crate) fn remove(&mut self, id: u64) -> bool {
         match self.entries.binary_search_by_key(&id, |entry| entry.0) {
             Ok(at) => {
-                self.entries.remove(at);
+                if let Some((_, waker)) = self.entries.remove(at) {
+                    self.retired.push(waker);
+                }
                 true
             }
             Err(_) => false,
@@ -110,6 +117,12 @@ impl WaitQueue {
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Moves the wakers removed or replaced so far into `wakers`, to be
+    /// dropped once the lock is released.
+    pub(crate) fn retire_into(&mut self, wakers: &mut Wakers) {
+        wakers.append(&mut self.retired);
+    }
 }
 
 /// Wakers to wake: most events wake one, which this holds without allocating.
@@ -124,6 +137,16 @@ impl Wakers {
         match self.first {
             None => self.first = Some(waker),
             Some(_) => self.rest.push(waker),
+        }
+    }
+
+    /// Moves every waker of `other` into this set.
+    pub(crate) fn append(&mut self, other: &mut Wakers) {
+        if let Some(waker) = other.first.take() {
+            self.push(waker);
+        }
+        if !other.rest.is_empty() {
+            self.rest.append(&mut other.rest);
         }
     }
 
