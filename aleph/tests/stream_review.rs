@@ -1265,3 +1265,51 @@ fn a_waker_whose_drop_drops_the_last_sender_does_not_deadlock_the_channel() {
         });
     }
 }
+
+/// A waker whose `wake` drops the last receiver it holds.
+struct DropsReceiverOnWake(Mutex<Option<aleph::stream::Receiver<Arc<()>>>>);
+
+impl Wake for DropsReceiverOnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+/// `close()` wakes a parked sender whose waker drops the last receiver of a
+/// channel still holding values: inside the close, that drop drops the
+/// buffered values and drains the channel. The drained hook runs once (after
+/// the closed hook), every value is dropped, nothing deadlocks.
+#[test]
+fn a_waker_dropping_the_last_receiver_inside_close_drains_once_and_drops_every_value() {
+    for capacity in [1, 2, 65_537] {
+        returns_in_time(&format!("capacity {capacity}"), move || {
+            let ch = Channel::<Arc<()>>::buffered(capacity);
+            let value = Arc::new(());
+            for _ in 0..capacity {
+                ch.try_send(value.clone()).unwrap();
+            }
+            let tx = ch.sender();
+            let rx = ch.receiver();
+            drop(ch);
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (closed, drained) = (order.clone(), order.clone());
+            tx.on_closed(move || closed.lock().unwrap().push("closed"));
+            rx.on_drained(move || drained.lock().unwrap().push("drained"));
+            let waker = Waker::from(Arc::new(DropsReceiverOnWake(Mutex::new(Some(rx)))));
+            let mut send = Box::pin(tx.send(value.clone()));
+            assert!(send
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            tx.close();
+            assert!(tx.description().drained);
+            assert_eq!(*order.lock().unwrap(), ["closed", "drained"]);
+            drop(send);
+            drop(waker);
+            assert_eq!(Arc::strong_count(&value), 1, "every value was dropped");
+        });
+    }
+}
