@@ -1,7 +1,8 @@
 //! A hook (`on_closed`, `on_drained`) that panics: the panic is caught at the
 //! hook boundary. It reaches the caller only of an explicit `close()`; fired
 //! by a receive or a dropped handle it is logged, the value taken is still
-//! returned, the other hooks still run, and nothing aborts.
+//! returned, the other hooks still run, and nothing aborts. A waker that
+//! panics when woken is held to the same rule.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -349,5 +350,163 @@ fn a_channel_of_the_largest_capacity_works() {
         let got: Vec<u32> = std::iter::from_fn(|| ch.try_recv().ok()).collect();
         assert_eq!(got, (0..1000).collect::<Vec<_>>());
         assert!(ch.is_drained());
+    }
+}
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Parks a receive future of `ch` with `waker`.
+fn park_recv<'a>(
+    ch: &'a Channel<u8>,
+    waker: &std::task::Waker,
+) -> std::pin::Pin<Box<impl Future<Output = Option<u8>> + 'a>> {
+    let mut recv = Box::pin(ch.recv());
+    let polled = recv
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker));
+    assert!(polled.is_pending(), "parked on an empty channel");
+    recv
+}
+
+/// A waker that panics while `close()` wakes the waiters: the closed hooks
+/// (an event that never recurs) still run, and every other waiter is still
+/// woken; the panic reaches the caller of the explicit close.
+#[test]
+fn a_waker_panicking_in_close_still_runs_the_closed_hooks_and_wakes_the_other_waiters() {
+    for capacity in [0, 1, 65_537] {
+        let ch = Channel::<u8>::buffered(capacity);
+        let bad = std::task::Waker::from(Arc::new(PanickingWaker));
+        let counting = Arc::new(CountingWaker::default());
+        let good = std::task::Waker::from(counting.clone());
+        let first = park_recv(&ch, &bad);
+        let second = park_recv(&ch, &good);
+        let closed = counter();
+        let drained = counter();
+        ch.on_closed(bump(&closed));
+        ch.on_drained(bump(&drained));
+        let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.close()));
+        let panic = closing.expect_err("the waker's panic reaches the explicit close");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a waker fails"));
+        let case = format!("capacity {capacity}");
+        assert_eq!(get(&closed), 1, "{case}: the closed hook ran");
+        assert_eq!(get(&drained), 1, "{case}: the drained hook ran");
+        assert_eq!(
+            counting.0.load(Ordering::SeqCst),
+            1,
+            "{case}: the other waiter was woken"
+        );
+        drop((first, second));
+    }
+}
+
+/// The last sender dropped while its thread unwinds, with a receive parked
+/// whose waker panics: a second panic there would abort the process. It is
+/// logged instead, the hooks run, and the thread's own panic is reported.
+#[test]
+fn a_waker_panicking_when_the_last_sender_drops_during_unwinding_is_logged_not_an_abort() {
+    for capacity in [0, 1, 65_537] {
+        let ch = Channel::<u8>::buffered(capacity);
+        let tx = ch.sender();
+        let rx = ch.receiver();
+        drop(ch);
+        let bad = std::task::Waker::from(Arc::new(PanickingWaker));
+        let mut recv = Box::pin(rx.recv());
+        assert!(recv
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&bad))
+            .is_pending());
+        let closed = counter();
+        rx.on_closed(bump(&closed));
+        let log = Capture::default();
+        let thread_log = log.clone();
+        let joined = std::thread::spawn(move || {
+            tracing::subscriber::with_default(thread_log, || {
+                let _last_sender = tx;
+                panic!("the thread fails while it holds the last sender");
+            })
+        })
+        .join();
+        let panic = joined.expect_err("the thread panicked");
+        assert_eq!(
+            panic.downcast_ref::<&str>(),
+            Some(&"the thread fails while it holds the last sender"),
+            "capacity {capacity}"
+        );
+        assert_eq!(get(&closed), 1, "capacity {capacity}: the closed hook ran");
+        assert!(
+            log.logged("a waker fails"),
+            "capacity {capacity}: {:?}",
+            log.lines()
+        );
+        drop(recv);
+    }
+}
+
+/// The receive that frees room wakes a parked sender; if that sender's waker
+/// panics, the value taken must still be returned (a panic would lose it).
+#[test]
+fn a_waker_panicking_in_a_receive_is_logged_and_the_value_still_returned() {
+    for capacity in [1, 65_537] {
+        let ch = Channel::<u8>::buffered(capacity);
+        for _ in 0..capacity {
+            ch.try_send(1).unwrap();
+        }
+        let bad = std::task::Waker::from(Arc::new(PanickingWaker));
+        let mut send = Box::pin(ch.send(2));
+        assert!(send
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&bad))
+            .is_pending());
+        let log = Capture::default();
+        let got = tracing::subscriber::with_default(log.clone(), || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ch.try_recv()))
+        });
+        assert_eq!(
+            got.ok(),
+            Some(Ok(1)),
+            "capacity {capacity}: the value taken is returned"
+        );
+        assert!(log.logged("a waker fails"), "capacity {capacity}");
+        drop(send);
+    }
+}
+
+/// A sink dropped holding a value the channel has no room for closes the
+/// channel with an error from its `Drop`: that close is not one the user
+/// called, so a closed hook that panics there is logged and the drop
+/// returns (a panic out of a `Drop` is a trap for the caller).
+#[test]
+fn a_closed_hook_that_panics_when_a_sink_is_dropped_holding_a_value_is_logged_and_the_drop_returns()
+{
+    use futures::Sink;
+    for capacity in [1, 65_537] {
+        let ch = Channel::<u32>::buffered(capacity);
+        for i in 0..capacity {
+            ch.try_send(i as u32).unwrap();
+        }
+        let after = counter();
+        ch.on_closed(|| panic!("closed hook fails"));
+        ch.on_closed(bump(&after));
+        let mut sink = ch.sink();
+        std::pin::Pin::new(&mut sink)
+            .start_send(99)
+            .expect("held for later: the channel is full, not closed");
+        let log = Capture::default();
+        let dropped = tracing::subscriber::with_default(log.clone(), || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sink)))
+        });
+        let case = format!("capacity {capacity}");
+        assert!(dropped.is_ok(), "{case}: the drop returns");
+        assert!(ch.is_closed() && ch.error().is_some(), "{case}");
+        assert_eq!(get(&after), 1, "{case}: the other hook ran");
+        assert!(log.logged("closed hook fails"), "{case}: {:?}", log.lines());
     }
 }

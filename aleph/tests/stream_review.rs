@@ -1187,3 +1187,129 @@ fn a_panicking_hook_does_not_cancel_the_other_hooks() {
         );
     }
 }
+
+/// A waker that owns a channel handle: the last clone of it dropping drops
+/// the handle (a task whose waker owns its future, as in a simple executor).
+struct OwnsHandle(#[allow(dead_code)] aleph::stream::Sender<u8>);
+
+impl Wake for OwnsHandle {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs `f` on a thread of its own and fails, instead of hanging, if it
+/// does not return in time (a deadlock on the channel's lock).
+fn returns_in_time(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(LIMIT).is_ok(),
+        "{what}: deadlocked (a waker dropped under the channel's lock re-entered it)"
+    );
+}
+
+/// The channel keeps a parked waiter's waker; if that clone is the last one
+/// and its drop drops the last sender (which closes the channel), it must not
+/// be dropped under the channel's lock: closing takes that lock again.
+#[test]
+fn a_waker_whose_drop_drops_the_last_sender_does_not_deadlock_the_channel() {
+    for capacity in CAPS {
+        // Dropped after parking: the cancelled receive removes the waker.
+        returns_in_time(&format!("capacity {capacity}, cancelled"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut recv = Box::pin(rx.recv());
+            assert!(recv
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            drop(recv);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+        });
+        // Replaced by another waker when polled again.
+        returns_in_time(&format!("capacity {capacity}, re-polled"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut recv = Box::pin(rx.recv());
+            assert!(recv
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = recv.as_mut().poll(&mut cx);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+            assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(None));
+        });
+        // Parked on `closed()`, then cancelled.
+        returns_in_time(&format!("capacity {capacity}, closed()"), move || {
+            let ch = Channel::<u8>::buffered(capacity);
+            let rx = ch.receiver();
+            let waker = Waker::from(Arc::new(OwnsHandle(ch.sender())));
+            drop(ch);
+            let mut closed = Box::pin(rx.closed());
+            assert!(closed
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(waker);
+            drop(closed);
+            assert!(rx.is_closed(), "the waker's sender was the last");
+        });
+    }
+}
+
+/// A waker whose `wake` drops the last receiver it holds.
+struct DropsReceiverOnWake(Mutex<Option<aleph::stream::Receiver<Arc<()>>>>);
+
+impl Wake for DropsReceiverOnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+/// `close()` wakes a parked sender whose waker drops the last receiver of a
+/// channel still holding values: inside the close, that drop drops the
+/// buffered values and drains the channel. The drained hook runs once (after
+/// the closed hook), every value is dropped, nothing deadlocks.
+#[test]
+fn a_waker_dropping_the_last_receiver_inside_close_drains_once_and_drops_every_value() {
+    for capacity in [1, 2, 65_537] {
+        returns_in_time(&format!("capacity {capacity}"), move || {
+            let ch = Channel::<Arc<()>>::buffered(capacity);
+            let value = Arc::new(());
+            for _ in 0..capacity {
+                ch.try_send(value.clone()).unwrap();
+            }
+            let tx = ch.sender();
+            let rx = ch.receiver();
+            drop(ch);
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (closed, drained) = (order.clone(), order.clone());
+            tx.on_closed(move || closed.lock().unwrap().push("closed"));
+            rx.on_drained(move || drained.lock().unwrap().push("drained"));
+            let waker = Waker::from(Arc::new(DropsReceiverOnWake(Mutex::new(Some(rx)))));
+            let mut send = Box::pin(tx.send(value.clone()));
+            assert!(send
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            tx.close();
+            assert!(tx.description().drained);
+            assert_eq!(*order.lock().unwrap(), ["closed", "drained"]);
+            drop(send);
+            drop(waker);
+            assert_eq!(Arc::strong_count(&value), 1, "every value was dropped");
+        });
+    }
+}

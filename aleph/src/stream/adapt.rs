@@ -81,10 +81,10 @@ struct Feeder<T> {
 
 impl<T> Drop for Feeder<T> {
     fn drop(&mut self) {
-        self.tx.close_with_error(Error::new(
+        self.tx.shared().close_from_drop(Some(Error::new(
             ErrorKind::Closed,
             format!("the task feeding this {} stream was stopped", self.kind),
-        ));
+        )));
     }
 }
 

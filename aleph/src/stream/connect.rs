@@ -250,10 +250,10 @@ impl<T> Stopped<T> {
 impl<T> Drop for Stopped<T> {
     fn drop(&mut self) {
         if let Some(sink) = &self.sink {
-            sink.close_with_error(Error::new(
+            sink.shared().close_from_drop(Some(Error::new(
                 ErrorKind::Closed,
                 "the stream link was stopped before its source ended",
-            ));
+            )));
         }
     }
 }

@@ -33,9 +33,10 @@
 //!   own, and every event wakes all of them (as async-channel treats its
 //!   stream listeners): an abandoned one can never absorb a wake-up that a
 //!   live waiter needs.
-//! - Wakers and user callbacks run after the lock is released. A callback's
-//!   panic reaches only the caller of an explicit `close()`; fired by a
-//!   receive or a dropped handle it is caught and logged (`wait::run_hooks`).
+//! - Wakers and user callbacks run after the lock is released, every one of
+//!   them even if some panic. A panic (a callback's or a waker's) reaches only
+//!   the caller of an explicit `close()`; fired by a send, a receive or a
+//!   dropped handle it is caught and logged (`wait::Wakeups::run_catching`).
 //!
 //! The loom models in `tests/loom_channel.rs` (run by `scripts/loom.sh`)
 //! explore the races between these paths; the atomics and the lock come
@@ -51,7 +52,7 @@ use slab::Slab;
 
 use super::wait::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use super::wait::sync::{Mutex, MutexGuard};
-use super::wait::{run_hooks, Hook, WaitQueue, Wakeups};
+use super::wait::{run_hooks, Hook, WaitQueue, Wakers, Wakeups};
 use crate::stream::Description;
 use crate::Error;
 
@@ -103,10 +104,22 @@ struct State<T> {
     drained_after_closing: Vec<Hook>,
     closed_wakers: Slab<Waker>,
     drained_wakers: Slab<Waker>,
+    /// Wakers of `closed_wakers` and `drained_wakers` removed or replaced
+    /// under the lock, dropped after it (see [`Locked`]).
+    retired: Wakers,
     meta: Meta,
 }
 
 impl<T> State<T> {
+    /// Moves every waker removed or replaced under the lock into `wakers`.
+    fn retire_into(&mut self, wakers: &mut Wakers) {
+        self.senders.retire_into(wakers);
+        self.receivers.retire_into(wakers);
+        self.handle_senders.retire_into(wakers);
+        self.handle_receivers.retire_into(wakers);
+        wakers.append(&mut self.retired);
+    }
+
     fn queue(&mut self, side: Side, kind: Kind) -> &mut WaitQueue {
         match (side, kind) {
             (Side::Send, Kind::Future) => &mut self.senders,
@@ -185,6 +198,7 @@ impl<T> Shared<T> {
                 drained_after_closing: Vec::new(),
                 closed_wakers: Slab::new(),
                 drained_wakers: Slab::new(),
+                retired: Wakers::default(),
                 meta,
             }),
             capacity,
@@ -192,6 +206,13 @@ impl<T> Shared<T> {
             dropped: AtomicU64::new(0),
             send_handles: AtomicUsize::new(1),
             recv_handles: AtomicUsize::new(1),
+        }
+    }
+
+    /// Takes the lock. Wakers are never dropped under it (see [`Locked`]).
+    fn lock(&self) -> Locked<'_, T> {
+        Locked {
+            guard: Some(self.state.lock()),
         }
     }
 
@@ -224,7 +245,7 @@ impl<T> Shared<T> {
                     dropped.push(value);
                 }
             }
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             dropped.extend(st.buf.drain(..));
             let mut wake = Wakeups::none();
             if !st.drained {
@@ -252,7 +273,7 @@ impl<T> Shared<T> {
     fn notify_receiver(&self) {
         fence(Ordering::SeqCst);
         if self.parked_receivers.load(Ordering::Relaxed) > 0 {
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             let mut wake = Wakeups::none();
             st.notify(Side::Recv, &mut wake);
             self.publish_parked(&st);
@@ -266,7 +287,7 @@ impl<T> Shared<T> {
     fn after_ring_pop(&self, ring: &ConcurrentQueue<T>) {
         fence(Ordering::SeqCst);
         if self.parked_senders.load(Ordering::Relaxed) > 0 {
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             let mut wake = Wakeups::none();
             st.notify(Side::Send, &mut wake);
             self.publish_parked(&st);
@@ -279,7 +300,7 @@ impl<T> Shared<T> {
     }
 
     fn fire_drained(&self) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.drained {
             return;
         }
@@ -354,7 +375,7 @@ impl<T> Shared<T> {
             }
             Err(PushError::Full(value)) => value,
         };
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.queue(Side::Send, kind).park(waiter, cx.waker());
         self.publish_parked(&st);
         fence(Ordering::SeqCst);
@@ -385,7 +406,7 @@ impl<T> Shared<T> {
         (waiter, kind): (&mut Option<u64>, Kind),
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), T>> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.closed {
             Self::unpark(&mut st, waiter, Side::Send, kind);
             return Poll::Ready(Err(value));
@@ -418,7 +439,7 @@ impl<T> Shared<T> {
                 Err(PushError::Closed(value)) => Err((value, true)),
             };
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.closed {
             return Err((value, true));
         }
@@ -447,7 +468,7 @@ impl<T> Shared<T> {
                 Err(PushError::Closed(value)) => return Err(value),
             },
             None => {
-                let mut st = self.state.lock();
+                let mut st = self.lock();
                 if st.closed {
                     return Err(value);
                 }
@@ -483,7 +504,7 @@ impl<T> Shared<T> {
     /// A send future or sink that parked is going away.
     pub(crate) fn cancel_send(&self, waiter: &mut Option<u64>, kind: Kind) {
         let Some(id) = waiter.take() else { return };
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
         if st.queue(Side::Send, kind).remove(id) || st.closed || kind == Kind::Handle {
             self.publish_parked(&st);
@@ -543,7 +564,7 @@ impl<T> Shared<T> {
             }
             Err(PopError::Empty) => {}
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.queue(Side::Recv, kind).park(waiter, cx.waker());
         self.publish_parked(&st);
         fence(Ordering::SeqCst);
@@ -571,7 +592,7 @@ impl<T> Shared<T> {
         kind: Kind,
         cx: &mut Context<'_>,
     ) -> Poll<Option<T>> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let mut wake = Wakeups::none();
         if let Some(value) = self.pop_locked(&mut st, &mut wake) {
             Self::unpark(&mut st, waiter, Side::Recv, kind);
@@ -617,7 +638,7 @@ impl<T> Shared<T> {
                 Err(PopError::Closed) => Err(true),
             };
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let mut wake = Wakeups::none();
         match self.pop_locked(&mut st, &mut wake) {
             Some(value) => {
@@ -632,7 +653,7 @@ impl<T> Shared<T> {
     /// A receive future or stream handle that parked is going away.
     pub(crate) fn cancel_recv(&self, waiter: &mut Option<u64>, kind: Kind) {
         let Some(id) = waiter.take() else { return };
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         // A handle waiter's wake-up also went to every other waiter: nothing to pass on.
         if st.queue(Side::Recv, kind).remove(id) || kind == Kind::Handle {
             self.publish_parked(&st);
@@ -655,13 +676,13 @@ impl<T> Shared<T> {
     /// Removes a finished waiter from its queue, taking the lock only if it parked.
     fn leave(&self, waiter: &mut Option<u64>, side: Side, kind: Kind) {
         if waiter.is_some() {
-            let mut st = self.state.lock();
+            let mut st = self.lock();
             Self::unpark(&mut st, waiter, side, kind);
             self.publish_parked(&st);
         }
     }
 
-    fn unpark(st: &mut MutexGuard<'_, State<T>>, waiter: &mut Option<u64>, side: Side, kind: Kind) {
+    fn unpark(st: &mut State<T>, waiter: &mut Option<u64>, side: Side, kind: Kind) {
         if let Some(id) = waiter.take() {
             st.queue(side, kind).remove(id);
         }
@@ -676,10 +697,17 @@ impl<T> Shared<T> {
         self.close_as(error, true)
     }
 
+    /// Closes the channel from a `Drop` (a sink, a link or a feeding task
+    /// going away), not at the user's call: a hook's panic is only logged,
+    /// as for a dropped handle, for a panic out of a `Drop` is a trap.
+    pub(crate) fn close_from_drop(&self, error: Option<Error>) -> bool {
+        self.close_as(error, false)
+    }
+
     /// Closes the channel; with `propagate` false (a dropped handle), a
     /// hook's panic is only logged.
     fn close_as(&self, error: Option<Error>, propagate: bool) -> bool {
-        let mut guard = self.state.lock();
+        let mut guard = self.lock();
         if guard.closed {
             return false;
         }
@@ -721,7 +749,7 @@ impl<T> Shared<T> {
 
     /// Ends the closing window: returns the drained hooks that waited for it.
     fn end_closing(&self) -> Vec<Hook> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.closing = false;
         std::mem::take(&mut st.drained_after_closing)
     }
@@ -742,23 +770,23 @@ impl<T> Shared<T> {
     pub(crate) fn is_closed(&self) -> bool {
         match &self.ring {
             Some(ring) => ring.is_closed(),
-            None => self.state.lock().closed,
+            None => self.lock().closed,
         }
     }
 
     pub(crate) fn is_drained(&self) -> bool {
         match &self.ring {
             Some(ring) => ring.is_closed() && ring.is_empty(),
-            None => self.state.lock().drained,
+            None => self.lock().drained,
         }
     }
 
     pub(crate) fn error(&self) -> Option<Error> {
-        self.state.lock().error.clone()
+        self.lock().error.clone()
     }
 
     pub(crate) fn on_closed(&self, hook: Hook) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.closed {
             drop(st);
             hook();
@@ -768,7 +796,7 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn on_drained(&self, hook: Hook) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if !st.drained {
             st.on_drained.push(hook);
         } else if st.closing {
@@ -787,7 +815,8 @@ impl<T> Shared<T> {
         key: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        let mut st = self.state.lock();
+        let mut guard = self.lock();
+        let st = &mut *guard;
         let done = if drained { st.drained } else { st.closed };
         if done {
             // The slab was emptied when the event fired, so the key is stale.
@@ -802,7 +831,8 @@ impl<T> Shared<T> {
         match key.and_then(|at| wakers.get_mut(at)) {
             Some(waker) => {
                 if !waker.will_wake(cx.waker()) {
-                    waker.clone_from(cx.waker());
+                    let old = std::mem::replace(waker, cx.waker().clone());
+                    st.retired.push(old);
                 }
             }
             None => *key = Some(wakers.insert(cx.waker().clone())),
@@ -812,7 +842,8 @@ impl<T> Shared<T> {
 
     pub(crate) fn cancel_event(&self, drained: bool, key: &mut Option<usize>) {
         if let Some(at) = key.take() {
-            let mut st = self.state.lock();
+            let mut guard = self.lock();
+            let st = &mut *guard;
             let done = if drained { st.drained } else { st.closed };
             if !done {
                 let wakers = if drained {
@@ -820,7 +851,9 @@ impl<T> Shared<T> {
                 } else {
                     &mut st.closed_wakers
                 };
-                wakers.try_remove(at);
+                if let Some(waker) = wakers.try_remove(at) {
+                    st.retired.push(waker);
+                }
             }
         }
     }
@@ -828,11 +861,11 @@ impl<T> Shared<T> {
     // ---- description -----------------------------------------------------
 
     pub(crate) fn set_meta(&self, f: impl FnOnce(&mut Meta)) {
-        f(&mut self.state.lock().meta);
+        f(&mut self.lock().meta);
     }
 
     pub(crate) fn describe(&self) -> Description {
-        let st = self.state.lock();
+        let st = self.lock();
         let (buffered, drained) = match &self.ring {
             Some(ring) => (ring.len(), ring.is_closed() && ring.is_empty()),
             None => (st.buf.len(), st.drained),
@@ -854,6 +887,38 @@ impl<T> Shared<T> {
             dropped: self.dropped.load(Ordering::Relaxed),
             sink: None,
         }
+    }
+}
+
+/// The channel's lock, held. Releasing it drops, after the lock, the wakers
+/// removed or replaced under it: the last clone of a waker may own a task
+/// that holds a handle of this channel, whose drop takes the lock again.
+struct Locked<'a, T> {
+    guard: Option<MutexGuard<'a, State<T>>>,
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = State<T>;
+
+    fn deref(&self) -> &State<T> {
+        self.guard.as_deref().expect("held until dropped")
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut State<T> {
+        self.guard.as_deref_mut().expect("held until dropped")
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        let mut retired = Wakers::default();
+        if let Some(st) = self.guard.as_mut() {
+            st.retire_into(&mut retired);
+        }
+        self.guard = None;
+        drop(retired);
     }
 }
 

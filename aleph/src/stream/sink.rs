@@ -136,7 +136,7 @@ impl<T> Drop for ChannelSink<T> {
         };
         if let Err((value, false)) = shared.try_send(value) {
             drop(value);
-            shared.close(Some(Error::new(
+            shared.close_from_drop(Some(Error::new(
                 ErrorKind::Closed,
                 "a sink was dropped holding a value the stream had no room for",
             )));

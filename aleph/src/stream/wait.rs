@@ -54,6 +54,10 @@ pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct WaitQueue {
     entries: VecDeque<(u64, Waker)>,
     next_id: u64,
+    /// Wakers removed or replaced under the lock, to be dropped after it is
+    /// released: dropping a waker runs user code (the last clone of a task's
+    /// waker may drop a channel handle, which takes the lock again).
+    retired: Wakers,
 }
 
 impl WaitQueue {
@@ -71,7 +75,8 @@ impl WaitQueue {
             Some(id) => match self.entries.binary_search_by_key(&id, |entry| entry.0) {
                 Ok(at) => {
                     if !self.entries[at].1.will_wake(waker) {
-                        self.entries[at].1 = waker.clone();
+                        let old = std::mem::replace(&mut self.entries[at].1, waker.clone());
+                        self.retired.push(old);
                     }
                     false
                 }
@@ -88,7 +93,9 @@ impl WaitQueue {
     pub(crate) fn remove(&mut self, id: u64) -> bool {
         match self.entries.binary_search_by_key(&id, |entry| entry.0) {
             Ok(at) => {
-                self.entries.remove(at);
+                if let Some((_, waker)) = self.entries.remove(at) {
+                    self.retired.push(waker);
+                }
                 true
             }
             Err(_) => false,
@@ -110,6 +117,12 @@ impl WaitQueue {
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Moves the wakers removed or replaced so far into `wakers`, to be
+    /// dropped once the lock is released.
+    pub(crate) fn retire_into(&mut self, wakers: &mut Wakers) {
+        wakers.append(&mut self.retired);
+    }
 }
 
 /// Wakers to wake: most events wake one, which this holds without allocating.
@@ -127,16 +140,27 @@ impl Wakers {
         }
     }
 
+    /// Moves every waker of `other` into this set.
+    pub(crate) fn append(&mut self, other: &mut Wakers) {
+        if let Some(waker) = other.first.take() {
+            self.push(waker);
+        }
+        if !other.rest.is_empty() {
+            self.rest.append(&mut other.rest);
+        }
+    }
+
     pub(crate) fn extend(&mut self, wakers: impl IntoIterator<Item = Waker>) {
         for waker in wakers {
             self.push(waker);
         }
     }
 
-    fn wake(self) {
-        for waker in self.first.into_iter().chain(self.rest) {
-            waker.wake();
-        }
+    /// Wakes every waker even if one panics (a faulty waker must not rob the
+    /// other waiters of their wake-up), and returns the first panic.
+    fn wake(self) -> Option<crate::panic::Payload> {
+        let wakers = self.first.into_iter().chain(self.rest);
+        crate::panic::run_all(wakers.map(|waker| move || waker.wake()))
     }
 }
 
@@ -155,17 +179,28 @@ impl Wakeups {
         }
     }
 
-    /// Wakes the wakers, then runs the hooks; a hook's panic is logged (the
-    /// caller is a receive or a dropped handle: see [`run_hooks`]).
+    /// Wakes the wakers, then runs the hooks; a waker's or a hook's panic is
+    /// logged (the caller is a send, a receive or a dropped handle: see
+    /// [`run_hooks`]).
     pub(crate) fn run(self) {
         drop(self.run_catching(false));
     }
 
-    /// Wakes the wakers, then runs the hooks, returning the first hook panic
-    /// when `propagate` (see [`run_hooks`]).
+    /// Wakes every waker, then runs every hook, whatever panics: the waiters
+    /// and the hooks would otherwise miss an event that may never recur. With
+    /// `propagate` the first panic (a waker's, else a hook's) is returned, the
+    /// rest logged, as [`run_hooks`] does; without it every panic is logged.
     pub(crate) fn run_catching(self, propagate: bool) -> Option<crate::panic::Payload> {
-        self.many.wake();
-        run_hooks(self.hooks, propagate)
+        let waker_panic = match self.many.wake() {
+            Some(panic) if propagate && !std::thread::panicking() => Some(panic),
+            Some(panic) => {
+                log_panic(&*panic, "a waker of a stream's waiter panicked");
+                None
+            }
+            None => None,
+        };
+        let hook_panic = run_hooks(self.hooks, propagate && waker_panic.is_none());
+        waker_panic.or(hook_panic)
     }
 }
 
@@ -184,16 +219,13 @@ pub(crate) fn run_hooks(hooks: Vec<Hook>, propagate: bool) -> Option<crate::pani
             if propagate && first_panic.is_none() && !std::thread::panicking() {
                 first_panic = Some(panic);
             } else {
-                log_hook_panic(&*panic);
+                log_panic(&*panic, "a stream's on_closed / on_drained hook panicked");
             }
         }
     }
     first_panic
 }
 
-fn log_hook_panic(panic: &(dyn std::any::Any + Send)) {
-    tracing::error!(
-        panic = crate::panic::message(panic),
-        "a stream's on_closed / on_drained hook panicked"
-    );
+fn log_panic(panic: &(dyn std::any::Any + Send), what: &str) {
+    tracing::error!(panic = crate::panic::message(panic), "{what}");
 }
