@@ -204,13 +204,11 @@ async fn connect_tcp(
     let mut waiting = addrs.iter().copied();
     let mut attempts = FuturesUnordered::new();
     let mut last = None;
-    let mut start_next = true;
+    // Each turn starts the next attempt: the first, then one per failure
+    // or per attempt delay passed.
     loop {
-        if start_next {
-            if let Some(addr) = waiting.next() {
-                attempts.push(async move { (addr, connect_one(addr, local).await) });
-            }
-            start_next = false;
+        if let Some(addr) = waiting.next() {
+            attempts.push(async move { (addr, connect_one(addr, local).await) });
         }
         if attempts.is_empty() {
             break;
@@ -219,13 +217,9 @@ async fn connect_tcp(
         tokio::select! {
             Some((addr, connected)) = attempts.next() => match connected {
                 Ok(stream) => return Ok(stream),
-                // A failed attempt starts the next one at once.
-                Err(error) => {
-                    last = Some((addr, error));
-                    start_next = true;
-                }
+                Err(error) => last = Some((addr, error)),
             },
-            () = tokio::time::sleep(ATTEMPT_DELAY), if more => start_next = true,
+            () = tokio::time::sleep(ATTEMPT_DELAY), if more => {}
         }
     }
     let Some((addr, error)) = last else {
