@@ -135,7 +135,9 @@ where
     // chunks are in flight, and every read then costs a fresh allocation
     // (page faults included), which measured slower. Its pages are only
     // touched as far as reads reach.
-    let mut scratch = vec![0u8; read_ahead];
+    // At most `MAX_READ` bytes: a `read_ahead` as large as memory (or
+    // `usize::MAX`) reads in pieces of that size.
+    let mut scratch = vec![0u8; read_ahead.min(MAX_READ)];
     // The chunk the consumer has not made room for yet, and what arrived
     // after it: together at most `read_ahead` bytes.
     let mut waiting: Option<Bytes> = None;
@@ -150,11 +152,12 @@ where
         }
         let held = waiting.as_ref().map_or(0, Bytes::len) + more.len();
         let room = read_ahead.saturating_sub(held);
+        let read_room = room.min(scratch.len());
         let event = match (&waiting, room) {
             // The read first: the channel's lock is only taken when it is pending.
             (None, _) => tokio::select! {
                 biased;
-                read = reader.read(&mut scratch[..room]) => ReadEvent::Read(read),
+                read = reader.read(&mut scratch[..read_room]) => ReadEvent::Read(read),
                 () = &mut closed => ReadEvent::Gone,
             },
             (Some(chunk), 0) => match inbound.send(chunk.clone()).await {
@@ -169,7 +172,7 @@ where
                     Ok(()) => ReadEvent::HandedOver,
                     Err(_) => ReadEvent::Gone,
                 },
-                read = reader.read(&mut scratch[..room]) => ReadEvent::Read(read),
+                read = reader.read(&mut scratch[..read_room]) => ReadEvent::Read(read),
             },
         };
         match event {
@@ -194,7 +197,7 @@ where
                     if more.is_empty() {
                         // At most what may still be held: growing by
                         // doubling would allocate up to twice that.
-                        more.reserve(room);
+                        more.reserve(read_room);
                     }
                     more.extend_from_slice(&scratch[..n]);
                 }
@@ -227,6 +230,10 @@ async fn hand_over_the_rest(
     }
     true
 }
+
+/// The most bytes one read asks for (and the size of the reader's scratch
+/// buffer when `read_ahead` is larger).
+const MAX_READ: usize = 1024 * 1024;
 
 /// The most chunks one vectored write hands the socket.
 const MAX_SLICES: usize = 64;

@@ -328,7 +328,9 @@ pub async fn socket_raw(options: UdpOptions) -> Result<UdpSocket> {
 pub async fn socket(options: UdpOptions) -> Result<Socket> {
     let recv_queue = options.recv_queue.max(1);
     let send_queue = options.send_queue.max(1);
-    let (overflow, max_datagram_size) = (options.overflow, options.max_datagram_size.max(1));
+    // No UDP datagram is longer than 65 535 bytes: a larger buffer only costs memory.
+    let max_datagram_size = options.max_datagram_size.clamp(1, 65_536);
+    let overflow = options.overflow;
     let socket = Arc::new(socket_raw(options).await?);
     let local_addr = socket
         .local_addr()
