@@ -63,3 +63,102 @@ async fn a_udp_socket_with_the_largest_max_datagram_size_still_receives() {
         .expect("the receive task is alive");
     assert_eq!(packet.message, "to myself");
 }
+
+/// Tasks alive on this test's runtime.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Churn at a cap of one connection (clients that finish, vanish, stay
+/// silent, or never finish their TLS handshake), then `close`: once every
+/// client is gone, no task the server or the clients started is left.
+#[tokio::test]
+async fn no_task_outlives_a_closed_server_and_its_dropped_clients() {
+    use tokio::io::AsyncWriteExt;
+
+    let before = alive_tasks();
+    let identity = aleph::tls::Identity::self_signed(&["localhost"]).unwrap();
+    let server_tls = aleph::tls::ServerTls::new(aleph::tls::ServerTlsOptions {
+        identity: Some(identity.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let client_tls =
+        aleph::tls::ClientTls::trusting_pem(identity.certificate_pem().as_bytes()).unwrap();
+    let server = within(tcp::start_server(
+        |conn: Conn, _info| {
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
+        },
+        TcpServerOptions {
+            tls: Some(server_tls),
+            max_connections: Some(1),
+            shutdown_timeout: std::time::Duration::from_millis(200),
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    let options = TcpClientOptions {
+        tls: Some(client_tls),
+        server_name: Some("localhost".into()),
+        ..TcpClientOptions::new("127.0.0.1", server.port())
+    };
+    for round in 0..10 {
+        let conn = within(tcp::client(options.clone())).await.unwrap();
+        within(conn.send(Bytes::from(format!("round {round}"))))
+            .await
+            .unwrap();
+        if round % 3 == 0 {
+            drop(conn); // vanishes with its bytes sent
+            continue;
+        }
+        conn.close();
+        let echoed = within(bytes::to_bytes(conn)).await.unwrap();
+        assert_eq!(echoed, format!("round {round}"));
+    }
+    // The last slot: a silent TLS client, and a plain one writing garbage behind it.
+    let silent = within(tcp::client(options.clone())).await.unwrap();
+    let mut garbage = within(tokio::net::TcpStream::connect(("127.0.0.1", server.port())))
+        .await
+        .unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    within(server.close()).await;
+    assert_eq!(server.connections(), 0);
+    drop((silent, garbage));
+    support::eventually("every task has ended", || alive_tasks() <= before).await;
+}
+
+#[tokio::test]
+async fn a_server_on_the_ipv6_loopback_echoes_and_a_refused_connect_names_the_address() {
+    let server = within(tcp::start_server(
+        |conn: Conn, _info| {
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
+        },
+        TcpServerOptions {
+            host: "::1".parse().unwrap(),
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    for host in ["::1", "[::1]"] {
+        let conn = within(tcp::client(TcpClientOptions::new(host, server.port())))
+            .await
+            .unwrap();
+        within(conn.send(Bytes::from("six"))).await.unwrap();
+        conn.close();
+        assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "six");
+    }
+    let port = server.port();
+    within(server.close()).await;
+    let err = within(tcp::client(TcpClientOptions::new("::1", port)))
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{:?}: {err}", err.kind());
+    assert!(
+        err.to_string().contains(&format!("[::1]:{port}")),
+        "an IPv6 address with its port is written in brackets: {err}"
+    );
+}
