@@ -162,3 +162,68 @@ async fn a_server_on_the_ipv6_loopback_echoes_and_a_refused_connect_names_the_ad
         "an IPv6 address with its port is written in brackets: {err}"
     );
 }
+
+async fn unix_echo(path: &std::path::Path) -> aleph::Result<aleph::Server> {
+    within(tcp::start_server(
+        |conn: Conn, _info| {
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
+        },
+        TcpServerOptions {
+            unix: Some(path.to_owned()),
+            ..Default::default()
+        },
+    ))
+    .await
+}
+
+/// A server killed without `close` leaves its socket file behind; the next
+/// one on that path takes it over instead of failing with "address in use".
+#[tokio::test]
+async fn a_unix_server_takes_over_the_socket_file_a_dead_server_left() {
+    let dir = support::peers::TempDir::new("stale");
+    let path = dir.join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // the file stays
+    assert!(path.exists());
+    let server = unix_echo(&path).await.expect("the stale file is replaced");
+    let conn = within(tcp::client(TcpClientOptions {
+        unix: Some(path.clone()),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    within(conn.send(Bytes::from("fresh"))).await.unwrap();
+    conn.close();
+    assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "fresh");
+    within(server.close()).await;
+}
+
+/// ... but never a live server's socket, nor a file that is not a socket.
+#[tokio::test]
+async fn a_unix_server_never_takes_a_live_socket_or_a_plain_file() {
+    let dir = support::peers::TempDir::new("live");
+    let live = dir.join("live.sock");
+    let first = unix_echo(&live).await.unwrap();
+    let err = unix_echo(&live)
+        .await
+        .expect_err("a live server keeps its path");
+    assert!(err.is_io(), "{:?}: {err}", err.kind());
+    assert!(err.to_string().contains("live.sock"), "{err}");
+    let conn = within(tcp::client(TcpClientOptions {
+        unix: Some(live.clone()),
+        ..Default::default()
+    }))
+    .await
+    .expect("the first server still answers");
+    within(conn.send(Bytes::from("still here"))).await.unwrap();
+    conn.close();
+    assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "still here");
+    within(first.close()).await;
+
+    let plain = dir.join("notes.txt");
+    std::fs::write(&plain, "keep me").unwrap();
+    let err = unix_echo(&plain)
+        .await
+        .expect_err("a plain file is not a socket");
+    assert!(err.is_io(), "{:?}: {err}", err.kind());
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep me");
+}

@@ -208,7 +208,7 @@ enum Listener {
 impl Listener {
     fn bind(options: &ListenerOptions) -> Result<Listener> {
         if let Some(path) = &options.unix {
-            let listener = tokio::net::UnixListener::bind(path)
+            let listener = bind_unix(path)
                 .map_err(|e| Error::from_io(e, format!("cannot listen on {}", path.display())))?;
             return Ok(Listener::Unix {
                 listener,
@@ -285,6 +285,42 @@ impl Listener {
             }
         }
     }
+}
+
+/// Binds a Unix socket listener at `path`, taking over a socket file that
+/// nobody listens on any more (a server that died without closing leaves
+/// one); a live server's socket and any other kind of file are left alone.
+fn bind_unix(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    match tokio::net::UnixListener::bind(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && is_stale_socket(path) => {
+            tracing::info!(path = %path.display(), "replacing a stale socket file");
+            std::fs::remove_file(path)?;
+            tokio::net::UnixListener::bind(path)
+        }
+        bound => bound,
+    }
+}
+
+/// True if `path` is a socket file that refuses connections: nobody listens.
+/// The connect does not block (a live server with a full backlog answers
+/// "would block", which is not stale).
+fn is_stale_socket(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        return false;
+    }
+    let Ok(address) = socket2::SockAddr::unix(path) else {
+        return false;
+    };
+    let Ok(probe) = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None) else {
+        return false;
+    };
+    if probe.set_nonblocking(true).is_err() {
+        return false;
+    }
+    matches!(probe.connect(&address), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// Binds a TCP listener with the options' socket options.
