@@ -227,3 +227,27 @@ async fn a_unix_server_never_takes_a_live_socket_or_a_plain_file() {
     assert!(err.is_io(), "{:?}: {err}", err.kind());
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep me");
 }
+
+/// A server's `close` removes its own socket file, not one another server
+/// made at the same path after the first one's file was deleted.
+#[tokio::test]
+async fn closing_a_unix_server_leaves_another_servers_socket_file_alone() {
+    let dir = support::peers::TempDir::new("reused");
+    let path = dir.join("shared.sock");
+    let old = unix_echo(&path).await.unwrap();
+    std::fs::remove_file(&path).unwrap(); // an operator clears the way
+    let new = unix_echo(&path).await.unwrap();
+    within(old.close()).await;
+    assert!(path.exists(), "the new server's socket file is still there");
+    let conn = within(tcp::client(TcpClientOptions {
+        unix: Some(path.clone()),
+        ..Default::default()
+    }))
+    .await
+    .expect("the new server still answers");
+    within(conn.send(Bytes::from("new"))).await.unwrap();
+    conn.close();
+    assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "new");
+    within(new.close()).await;
+    assert!(!path.exists(), "the new server removed its own file");
+}

@@ -202,6 +202,9 @@ enum Listener {
     Unix {
         listener: tokio::net::UnixListener,
         path: PathBuf,
+        /// The socket file's identity (device, inode) when it was made: only
+        /// that file is removed at close, not one made there since.
+        file: Option<(u64, u64)>,
     },
 }
 
@@ -213,6 +216,7 @@ impl Listener {
             return Ok(Listener::Unix {
                 listener,
                 path: path.clone(),
+                file: file_identity(path),
             });
         }
         let (listener, restore) = match &options.listen_socket {
@@ -258,7 +262,7 @@ impl Listener {
                 };
                 Ok((Socket::Tcp(stream), info))
             }
-            Listener::Unix { listener, path } => {
+            Listener::Unix { listener, path, .. } => {
                 let (stream, _) = listener.accept().await?;
                 let info = ConnectionInfo {
                     unix_path: Some(path.clone()),
@@ -269,7 +273,7 @@ impl Listener {
         }
     }
 
-    /// Stops listening: the socket is closed, a Unix socket's file removed,
+    /// Stops listening: the socket is closed, a Unix socket's file removed (if it is still the one it made),
     /// an adopted socket's blocking mode restored.
     fn close(self) {
         match self {
@@ -279,12 +283,27 @@ impl Listener {
                 drop(listener);
                 drop(restore);
             }
-            Listener::Unix { listener, path } => {
+            Listener::Unix {
+                listener,
+                path,
+                file,
+            } => {
                 drop(listener);
-                let _ = std::fs::remove_file(&path);
+                if file.is_some() && file_identity(&path) == file {
+                    let _ = std::fs::remove_file(&path);
+                }
             }
         }
     }
+}
+
+/// The device and inode of the file at `path`, if there is one.
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
 }
 
 /// Binds a Unix socket listener at `path`, taking over a socket file that
