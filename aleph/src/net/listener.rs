@@ -273,8 +273,9 @@ impl Listener {
         }
     }
 
-    /// Stops listening: the socket is closed, a Unix socket's file removed (if it is still the one it made),
-    /// an adopted socket's blocking mode restored.
+    /// Stops listening: the socket is closed, a Unix socket's file removed
+    /// (if it is still the one it made), an adopted socket's blocking mode
+    /// restored.
     fn close(self) {
         match self {
             Listener::Tcp {
