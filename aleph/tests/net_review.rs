@@ -251,3 +251,30 @@ async fn closing_a_unix_server_leaves_another_servers_socket_file_alone() {
     within(new.close()).await;
     assert!(!path.exists(), "the new server removed its own file");
 }
+
+/// "No timeout", as a user may write it: the longest durations are no panic.
+#[tokio::test]
+async fn the_longest_timeouts_are_no_panic() {
+    let server = within(tcp::start_server(
+        |conn: Conn, _info| {
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
+        },
+        TcpServerOptions {
+            handshake_timeout: std::time::Duration::MAX,
+            shutdown_timeout: std::time::Duration::MAX,
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    let conn = within(tcp::client(TcpClientOptions {
+        connect_timeout: std::time::Duration::MAX,
+        ..TcpClientOptions::new("localhost", server.port())
+    }))
+    .await
+    .expect("connects");
+    within(conn.send(Bytes::from("patient"))).await.unwrap();
+    conn.close();
+    assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "patient");
+    within(server.close()).await;
+}

@@ -45,7 +45,10 @@ pub(crate) struct ConnectorOptions {
 /// [`Tls`](ErrorKind::Tls); each message names the target.
 pub(crate) async fn connect(options: &ConnectorOptions) -> Result<(RawStream, ConnectionInfo)> {
     let timeout = options.connect_timeout;
-    let deadline = Instant::now() + timeout;
+    // A timeout past what an instant can hold ("never", written as
+    // `Duration::MAX`) is as good as none.
+    let now = Instant::now();
+    let deadline = now.checked_add(timeout).unwrap_or_else(|| now + NEVER);
     let mut info = ConnectionInfo::default();
     let socket = match &options.unix {
         Some(path) => {
@@ -239,6 +242,9 @@ async fn connect_tcp(
         error,
     ))
 }
+
+/// A deadline far enough away to never come (tokio's own "far future").
+const NEVER: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// How long an attempt has before the next address is tried alongside it
 /// (RFC 8305's "Connection Attempt Delay"): an address that never answers
