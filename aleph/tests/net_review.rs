@@ -278,3 +278,61 @@ async fn the_longest_timeouts_are_no_panic() {
     assert_eq!(within(bytes::to_bytes(conn)).await.unwrap(), "patient");
     within(server.close()).await;
 }
+
+#[tokio::test]
+async fn a_udp_socket_with_the_longest_queues_sends_and_receives() {
+    for overflow in [udp::Overflow::DropNewest, udp::Overflow::DropOldest] {
+        let socket = within(udp::socket(UdpOptions {
+            recv_queue: usize::MAX,
+            send_queue: usize::MAX,
+            overflow,
+            ..Default::default()
+        }))
+        .await
+        .expect("the socket binds");
+        let me = socket.local_addr();
+        let queue = socket.clone().into_duplex();
+        within(queue.send(Packet::new(me, "queued"))).await.unwrap();
+        let packet = within(socket.recv()).await.expect("the socket receives");
+        assert_eq!(packet.message, "queued");
+    }
+}
+
+/// A handler that answers after reading only part of what the client sent
+/// (the rest unread when it closes): the answer still arrives whole and ends
+/// cleanly. Closing a socket with unread input makes the kernel send a reset,
+/// which throws away whatever the peer has not yet received.
+#[tokio::test]
+async fn an_answer_sent_before_unread_input_arrives_whole() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const ANSWER: usize = 1 << 20;
+    let server = within(tcp::start_server(
+        |conn: Conn, _info| async move {
+            conn.recv().await; // the request's first bytes; the rest stays unread
+            conn.send(Bytes::from(vec![b'a'; ANSWER])).await.ok();
+            conn.close();
+        },
+        TcpServerOptions::default(),
+    ))
+    .await
+    .unwrap();
+    let mut client = within(tokio::net::TcpStream::connect(("127.0.0.1", server.port())))
+        .await
+        .unwrap();
+    client.write_all(b"request").await.unwrap();
+    // More than the server reads; then its connection ends (its answer
+    // written) while the client has read nothing yet. (What a peer sends
+    // after the connection is closed is answered with a reset whatever the
+    // server does: this is about input that arrived before.)
+    let junk = vec![b'j'; 64 * 1024];
+    for _ in 0..4 {
+        within(client.write_all(&junk)).await.unwrap();
+    }
+    support::eventually("the server's connection ends", || server.connections() == 0).await;
+    let mut answer = Vec::new();
+    let read = within(client.read_to_end(&mut answer)).await;
+    assert_eq!(answer.len(), ANSWER, "the answer was cut short");
+    read.expect("the answer ends cleanly");
+    within(server.close()).await;
+}
