@@ -336,3 +336,41 @@ async fn an_answer_sent_before_unread_input_arrives_whole() {
     read.expect("the answer ends cleanly");
     within(server.close()).await;
 }
+
+/// `close` while a handler's answer is still being queued and written: the
+/// answer is written out whole, and ends cleanly, before `close` returns.
+#[tokio::test]
+async fn a_graceful_close_flushes_an_answer_still_queued() {
+    use tokio::io::AsyncReadExt;
+
+    const ANSWER: usize = 8 << 20;
+    let server = within(tcp::start_server(
+        |conn: Conn, _info| async move {
+            let chunk = Bytes::from(vec![b'q'; 64 * 1024]);
+            for _ in 0..ANSWER / chunk.len() {
+                conn.send(chunk.clone()).await.unwrap();
+            }
+            conn.close();
+        },
+        TcpServerOptions {
+            shutdown_timeout: support::LIMIT,
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    let mut client = within(tokio::net::TcpStream::connect(("127.0.0.1", server.port())))
+        .await
+        .unwrap();
+    // The first bytes: the handler runs and has more queued than the kernel
+    // holds when `close` begins.
+    let mut first = vec![0u8; 1 << 20];
+    within(client.read_exact(&mut first)).await.unwrap();
+    let ((), rest) = tokio::join!(within(server.close()), async {
+        let mut rest = Vec::new();
+        within(client.read_to_end(&mut rest)).await.map(|_| rest)
+    });
+    let rest = rest.expect("the answer ends cleanly");
+    assert_eq!(first.len() + rest.len(), ANSWER);
+    assert!(rest.iter().all(|&b| b == b'q'));
+}
