@@ -675,7 +675,8 @@ async fn a_running_socket_joins_and_leaves_a_multicast_group() {
 async fn a_failed_send_through_the_duplex_is_counted_and_the_socket_keeps_working() {
     let peer = bound(on(LOCALHOST)).await;
     let to = peer.local_addr();
-    let duplex = bound(on(LOCALHOST)).await.into_duplex();
+    let socket = bound(on(LOCALHOST)).await;
+    let duplex = socket.clone().into_duplex();
     // Too large for UDP: the socket's task fails it, logs it and goes on.
     within(duplex.send(Packet::new(to, vec![0u8; 70_000])))
         .await
@@ -684,6 +685,11 @@ async fn a_failed_send_through_the_duplex_is_counted_and_the_socket_keeps_workin
         .await
         .expect("the duplex still takes packets");
     assert_eq!(next(&peer).await.message, "after");
+    assert_eq!(
+        socket.failed_sends(),
+        1,
+        "the failure is counted where a user sees it"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@
 /// whether its peer sends one byte at a time or 64 KiB. Besides them, a
 /// connection holds at most one chunk (of at most `read_ahead` bytes) in its
 /// stream each way, the chunk a crossing of the high-water mark let in, and a
-/// read buffer of `read_ahead` bytes. So the seed echo
+/// read buffer of `read_ahead` bytes (at most 1 MiB: larger bounds read in
+/// pieces of that size). So the seed echo
 /// (`connect(conn.clone(), conn)`, whose link holds one more chunk in hand)
 /// with a peer that sends and never reads holds at most `6 × read_ahead +
 /// write_high_water` (448 KiB by default); about 480 KiB of resident memory

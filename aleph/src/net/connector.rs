@@ -1,5 +1,6 @@
 //! The dialling side every client protocol stands on: resolve the host,
-//! connect to its addresses in happy-eyeballs order, then the TLS handshake.
+//! connect to its addresses in happy-eyeballs order (staggered, so one that
+//! never answers does not hold up the rest), then the TLS handshake.
 //!
 //! One deadline covers the whole connect; each step runs under it with
 //! `timeout_at`, so the error says which step it cut short ("resolving
@@ -44,7 +45,10 @@ pub(crate) struct ConnectorOptions {
 /// [`Tls`](ErrorKind::Tls); each message names the target.
 pub(crate) async fn connect(options: &ConnectorOptions) -> Result<(RawStream, ConnectionInfo)> {
     let timeout = options.connect_timeout;
-    let deadline = Instant::now() + timeout;
+    // A timeout past what an instant can hold ("never", written as
+    // `Duration::MAX`) is as good as none.
+    let now = Instant::now();
+    let deadline = now.checked_add(timeout).unwrap_or_else(|| now + NEVER);
     let mut info = ConnectionInfo::default();
     let socket = match &options.unix {
         Some(path) => {
@@ -182,7 +186,9 @@ pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     }
 }
 
-/// Connects to the first of `addrs` that accepts; the caller bounds the time.
+/// Connects to the first of `addrs` that accepts, in their order, each
+/// attempt given [`ATTEMPT_DELAY`] before the next starts alongside it (at
+/// once when it fails); the caller bounds the time.
 ///
 /// # Errors
 ///
@@ -193,11 +199,30 @@ async fn connect_tcp(
     addrs: &[SocketAddr],
     local: Option<SocketAddr>,
 ) -> Result<TcpStream> {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+
+    // Several attempts at once need a local port each: a fixed one means one
+    // attempt after the other.
+    let stagger = local.is_none_or(|local| local.port() == 0);
+    let mut waiting = addrs.iter().copied();
+    let mut attempts = FuturesUnordered::new();
     let mut last = None;
-    for &addr in addrs {
-        match connect_one(addr, local).await {
-            Ok(stream) => return Ok(stream),
-            Err(error) => last = Some((addr, error)),
+    // Each turn starts the next attempt: the first, then one per failure
+    // or per attempt delay passed.
+    loop {
+        if let Some(addr) = waiting.next() {
+            attempts.push(async move { (addr, connect_one(addr, local).await) });
+        }
+        if attempts.is_empty() {
+            break;
+        }
+        let more = stagger && waiting.len() > 0;
+        tokio::select! {
+            Some((addr, connected)) = attempts.next() => match connected {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last = Some((addr, error)),
+            },
+            () = tokio::time::sleep(ATTEMPT_DELAY), if more => {}
         }
     }
     let Some((addr, error)) = last else {
@@ -217,6 +242,14 @@ async fn connect_tcp(
         error,
     ))
 }
+
+/// A deadline far enough away to never come (tokio's own "far future").
+const NEVER: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// How long an attempt has before the next address is tried alongside it
+/// (RFC 8305's "Connection Attempt Delay"): an address that never answers
+/// does not hold up the others.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 async fn connect_one(addr: SocketAddr, local: Option<SocketAddr>) -> std::io::Result<TcpStream> {
     let socket = if addr.is_ipv4() {
@@ -258,6 +291,47 @@ mod tests {
         assert_eq!(interleave(given), want);
         let given = addrs(&["10.0.0.1:1", "[::1]:1"]);
         assert_eq!(interleave(given.clone()), given);
+    }
+
+    /// An address whose connects hang: a listener with a backlog of 0 that
+    /// never accepts, its queue filled (Linux then drops further SYNs). The
+    /// listener and the queued connections must stay alive while it is used.
+    async fn hanging_addr() -> (socket2::Socket, Vec<tokio::net::TcpStream>, SocketAddr) {
+        let listener =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        listener.bind(&any.into()).unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..8 {
+            let connect = tokio::net::TcpStream::connect(addr);
+            match tokio::time::timeout(std::time::Duration::from_millis(200), connect).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                Ok(Err(e)) => panic!("filling the backlog: {e}"),
+                Err(_) => return (listener, queued, addr),
+            }
+        }
+        panic!(
+            "the backlog never filled: {} connects went through",
+            queued.len()
+        );
+    }
+
+    /// Happy eyeballs: an address that never answers does not hold up the
+    /// next one; the attempts are staggered, not strictly one after another.
+    #[tokio::test]
+    async fn an_address_that_never_answers_does_not_hold_up_the_next_one() {
+        let (_hanging, _queued, hanging) = hanging_addr().await;
+        let working = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let working_addr = working.local_addr().unwrap();
+        let addrs = [hanging, working_addr];
+        let connect = super::connect_tcp("a-host:1", &addrs, None);
+        let stream = tokio::time::timeout(std::time::Duration::from_secs(10), connect)
+            .await
+            .expect("the second address was never tried while the first hung")
+            .expect("the second address accepts");
+        assert_eq!(stream.peer_addr().unwrap(), working_addr);
     }
 
     #[test]

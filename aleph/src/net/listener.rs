@@ -202,17 +202,21 @@ enum Listener {
     Unix {
         listener: tokio::net::UnixListener,
         path: PathBuf,
+        /// The socket file's identity (device, inode) when it was made: only
+        /// that file is removed at close, not one made there since.
+        file: Option<(u64, u64)>,
     },
 }
 
 impl Listener {
     fn bind(options: &ListenerOptions) -> Result<Listener> {
         if let Some(path) = &options.unix {
-            let listener = tokio::net::UnixListener::bind(path)
+            let listener = bind_unix(path)
                 .map_err(|e| Error::from_io(e, format!("cannot listen on {}", path.display())))?;
             return Ok(Listener::Unix {
                 listener,
                 path: path.clone(),
+                file: file_identity(path),
             });
         }
         let (listener, restore) = match &options.listen_socket {
@@ -258,7 +262,7 @@ impl Listener {
                 };
                 Ok((Socket::Tcp(stream), info))
             }
-            Listener::Unix { listener, path } => {
+            Listener::Unix { listener, path, .. } => {
                 let (stream, _) = listener.accept().await?;
                 let info = ConnectionInfo {
                     unix_path: Some(path.clone()),
@@ -269,8 +273,9 @@ impl Listener {
         }
     }
 
-    /// Stops listening: the socket is closed, a Unix socket's file removed,
-    /// an adopted socket's blocking mode restored.
+    /// Stops listening: the socket is closed, a Unix socket's file removed
+    /// (if it is still the one it made), an adopted socket's blocking mode
+    /// restored.
     fn close(self) {
         match self {
             Listener::Tcp {
@@ -279,12 +284,63 @@ impl Listener {
                 drop(listener);
                 drop(restore);
             }
-            Listener::Unix { listener, path } => {
+            Listener::Unix {
+                listener,
+                path,
+                file,
+            } => {
                 drop(listener);
-                let _ = std::fs::remove_file(&path);
+                if file.is_some() && file_identity(&path) == file {
+                    let _ = std::fs::remove_file(&path);
+                }
             }
         }
     }
+}
+
+/// The device and inode of the file at `path`, if there is one.
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// Binds a Unix socket listener at `path`, taking over a socket file that
+/// nobody listens on any more (a server that died without closing leaves
+/// one); a live server's socket and any other kind of file are left alone.
+fn bind_unix(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    match tokio::net::UnixListener::bind(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && is_stale_socket(path) => {
+            tracing::info!(path = %path.display(), "replacing a stale socket file");
+            std::fs::remove_file(path)?;
+            tokio::net::UnixListener::bind(path)
+        }
+        bound => bound,
+    }
+}
+
+/// True if `path` is a socket file that refuses connections: nobody listens.
+/// The connect does not block (a live server with a full backlog answers
+/// "would block", which is not stale).
+fn is_stale_socket(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        return false;
+    }
+    let Ok(address) = socket2::SockAddr::unix(path) else {
+        return false;
+    };
+    let Ok(probe) = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None) else {
+        return false;
+    };
+    if probe.set_nonblocking(true).is_err() {
+        return false;
+    }
+    matches!(probe.connect(&address), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// Binds a TCP listener with the options' socket options.

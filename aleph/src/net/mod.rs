@@ -36,7 +36,8 @@
 //! # Dialling
 //!
 //! A client resolves the host, tries its addresses in happy-eyeballs order
-//! (the families alternating, RFC 8305 §4), then does the TLS handshake; one
+//! (the families alternating, RFC 8305 §4; each attempt given 250 ms before
+//! the next starts alongside it), then does the TLS handshake; one
 //! deadline covers all of it and the error names the step it cut short.
 //!
 //! # Raw mode

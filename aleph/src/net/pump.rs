@@ -14,6 +14,12 @@
 //! whenever the queue runs dry. When the duplex's sending side is closed and
 //! drained, the writer shuts the write side down (a FIN on TCP) after
 //! everything sent was written; the reader goes on until the peer closes its side.
+//! If the consumer goes away first, what still arrives is read and dropped
+//! while the writer works and, if it wrote anything and the peer was sending
+//! more than was read, until the peer stops (half a second without input, two seconds at most), so
+//! that the socket is not closed with input unread: the kernel would answer
+//! that with a reset, and the peer would lose what it had not yet received of
+//! ours.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -113,7 +119,49 @@ where
     let read = read_loop(reader, in_tx, peer.name.clone(), buffers.read_ahead);
     let write = write_loop(writer, out_rx, peer.name, buffers);
     let run = async move {
-        tokio::join!(read, write);
+        let mut write = std::pin::pin!(write);
+        // Once the writer is done: whether it wrote anything.
+        let mut written = None;
+        let abandoned = {
+            let mut read = std::pin::pin!(read);
+            loop {
+                tokio::select! {
+                    abandoned = &mut read => break abandoned,
+                    wrote = &mut write, if written.is_none() => written = Some(wrote),
+                }
+            }
+        };
+        let Some(Abandoned {
+            mut reader,
+            mut unread,
+        }) = abandoned
+        else {
+            if written.is_none() {
+                write.await;
+            }
+            return;
+        };
+        // Nobody reads any more, but the peer may still be sending: closing
+        // a socket with input unread makes the kernel reset the connection,
+        // and what the peer has not yet received of ours is lost. So what
+        // comes is read and dropped while ours is written; then, if we wrote
+        // anything and the peer was sending more than was read, until it
+        // stops (see `linger`).
+        let wrote_any = match written {
+            Some(wrote_any) => wrote_any,
+            None => tokio::select! {
+                () = discard(&mut reader, &mut unread) => {
+                    write.await;
+                    return;
+                }
+                wrote_any = &mut write => wrote_any,
+            },
+        };
+        if let Drained::Dry { read_some } = discard_what_is_there(&mut reader) {
+            if wrote_any && (unread || read_some) {
+                let _ = tokio::time::timeout(LINGER, linger(&mut reader)).await;
+            }
+        }
     };
     Pumps { duplex, run }
 }
@@ -125,7 +173,14 @@ enum ReadEvent {
     Gone,
 }
 
-async fn read_loop<R>(mut reader: R, inbound: Sender<Bytes>, peer: Arc<str>, read_ahead: usize)
+/// Reads until the peer's end or an error; if the consumer goes away first,
+/// gives the reader back, the peer perhaps still sending.
+async fn read_loop<R>(
+    mut reader: R,
+    inbound: Sender<Bytes>,
+    peer: Arc<str>,
+    read_ahead: usize,
+) -> Option<Abandoned<R>>
 where
     R: AsyncRead + Unpin,
 {
@@ -135,7 +190,9 @@ where
     // chunks are in flight, and every read then costs a fresh allocation
     // (page faults included), which measured slower. Its pages are only
     // touched as far as reads reach.
-    let mut scratch = vec![0u8; read_ahead];
+    // At most `MAX_READ` bytes: a `read_ahead` as large as memory (or
+    // `usize::MAX`) reads in pieces of that size.
+    let mut scratch = vec![0u8; read_ahead.min(MAX_READ)];
     // The chunk the consumer has not made room for yet, and what arrived
     // after it: together at most `read_ahead` bytes.
     let mut waiting: Option<Bytes> = None;
@@ -150,11 +207,12 @@ where
         }
         let held = waiting.as_ref().map_or(0, Bytes::len) + more.len();
         let room = read_ahead.saturating_sub(held);
+        let read_room = room.min(scratch.len());
         let event = match (&waiting, room) {
             // The read first: the channel's lock is only taken when it is pending.
             (None, _) => tokio::select! {
                 biased;
-                read = reader.read(&mut scratch[..room]) => ReadEvent::Read(read),
+                read = reader.read(&mut scratch[..read_room]) => ReadEvent::Read(read),
                 () = &mut closed => ReadEvent::Gone,
             },
             (Some(chunk), 0) => match inbound.send(chunk.clone()).await {
@@ -169,32 +227,40 @@ where
                     Ok(()) => ReadEvent::HandedOver,
                     Err(_) => ReadEvent::Gone,
                 },
-                read = reader.read(&mut scratch[..room]) => ReadEvent::Read(read),
+                read = reader.read(&mut scratch[..read_room]) => ReadEvent::Read(read),
             },
         };
         match event {
             ReadEvent::HandedOver => waiting = None,
-            ReadEvent::Gone => return,
+            ReadEvent::Gone => {
+                let unread = waiting.is_some() || !more.is_empty();
+                return Some(Abandoned { reader, unread });
+            }
             ReadEvent::Read(Ok(0)) => {
                 // The peer's end: what is held still goes to the consumer first.
                 if hand_over_the_rest(&inbound, waiting.take(), &mut more).await {
                     guard.disarm();
                     inbound.close();
                 }
-                return;
+                return None;
             }
             ReadEvent::Read(Ok(n)) => {
                 if waiting.is_none() && more.is_empty() {
                     match inbound.try_send(Bytes::copy_from_slice(&scratch[..n])) {
                         Ok(()) => {}
                         Err(crate::stream::TrySendError::Full(chunk)) => waiting = Some(chunk),
-                        Err(crate::stream::TrySendError::Closed(_)) => return,
+                        Err(crate::stream::TrySendError::Closed(_)) => {
+                            return Some(Abandoned {
+                                reader,
+                                unread: true,
+                            })
+                        }
                     }
                 } else {
                     if more.is_empty() {
                         // At most what may still be held: growing by
                         // doubling would allocate up to twice that.
-                        more.reserve(room);
+                        more.reserve(read_room);
                     }
                     more.extend_from_slice(&scratch[..n]);
                 }
@@ -207,10 +273,64 @@ where
                     let error = Error::from_io(error, format!("reading from {peer} failed"));
                     inbound.close_with_error(error);
                 }
-                return;
+                return None;
             }
         }
     }
+}
+
+/// A reader whose consumer went away before the peer's end.
+struct Abandoned<R> {
+    reader: R,
+    /// Whether input had arrived that the consumer never took.
+    unread: bool,
+}
+
+/// The longest a connection whose peer was sending more than was read goes
+/// on dropping its input once our side is written.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long `linger` waits for more input before it takes the peer to have stopped.
+const LINGER_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads and drops everything until the peer's end (or an error), noting
+/// whether anything came.
+async fn discard<R: AsyncRead + Unpin>(reader: &mut R, read_some: &mut bool) {
+    let mut scratch = vec![0u8; 16 * 1024];
+    while let Ok(1..) = reader.read(&mut scratch).await {
+        *read_some = true;
+    }
+}
+
+/// How `discard_what_is_there` ended.
+enum Drained {
+    /// The peer's end, or an error: nothing more will come.
+    End,
+    /// A read would wait.
+    Dry { read_some: bool },
+}
+
+/// Reads and drops what has arrived, without waiting.
+fn discard_what_is_there<R: AsyncRead + Unpin>(reader: &mut R) -> Drained {
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut read_some = false;
+    loop {
+        let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+        match std::pin::Pin::new(&mut *reader).poll_read(&mut cx, &mut buf) {
+            std::task::Poll::Ready(Ok(())) if !buf.filled().is_empty() => read_some = true,
+            std::task::Poll::Ready(_) => return Drained::End,
+            std::task::Poll::Pending => return Drained::Dry { read_some },
+        }
+    }
+}
+
+/// Reads and drops input until the peer's end, an error, or `LINGER_IDLE`
+/// without any: the peer has then most likely stopped sending, and closing
+/// resets nothing it still expects.
+async fn linger<R: AsyncRead + Unpin>(reader: &mut R) {
+    let mut scratch = vec![0u8; 16 * 1024];
+    while let Ok(Ok(1..)) = tokio::time::timeout(LINGER_IDLE, reader.read(&mut scratch)).await {}
 }
 
 /// Sends what the reader still holds; false if nobody takes it any more.
@@ -227,6 +347,10 @@ async fn hand_over_the_rest(
     }
     true
 }
+
+/// The most bytes one read asks for (and the size of the reader's scratch
+/// buffer when `read_ahead` is larger).
+const MAX_READ: usize = 1024 * 1024;
 
 /// The most chunks one vectored write hands the socket.
 const MAX_SLICES: usize = 64;
@@ -282,11 +406,20 @@ impl Queue {
     }
 }
 
-async fn write_loop<W>(mut writer: W, outbound: Receiver<Bytes>, peer: Arc<str>, buffers: Buffers)
+/// Writes what is sent until the sending side is closed and drained (then
+/// shuts the socket's write side down) or a write fails; true if it wrote
+/// anything.
+async fn write_loop<W>(
+    mut writer: W,
+    outbound: Receiver<Bytes>,
+    peer: Arc<str>,
+    buffers: Buffers,
+) -> bool
 where
     W: AsyncWrite + Unpin,
 {
     let guard = EndsWithError::new(&outbound, &peer);
+    let mut wrote_any = false;
     let result: std::io::Result<()> = async {
         let mut queue = Queue::default();
         // Below the high-water mark (or back under the low one): taking sends.
@@ -340,6 +473,7 @@ where
                         return Err(std::io::ErrorKind::WriteZero.into());
                     }
                     queue.advance(n);
+                    wrote_any = true;
                     unflushed = true;
                     if !accepting && queue.bytes <= buffers.write_low_water {
                         accepting = true;
@@ -364,6 +498,7 @@ where
         };
         outbound.close_with_error(error);
     }
+    wrote_any
 }
 
 /// Closes a connection's channel with an error if its pump is dropped before

@@ -43,7 +43,9 @@ pub struct TcpServerOptions {
     /// Accept only TLS, finishing the handshake before the handler runs. Default: none.
     pub tls: Option<ServerTls>,
     /// Listen on this Unix domain socket path instead of TCP; the file is
-    /// created, and removed when the server closes. Default: none.
+    /// created, and removed when the server closes. A socket file nobody
+    /// listens on (left by a server that died) is replaced; a live server's
+    /// socket or any other file at the path is an error. Default: none.
     pub unix: Option<PathBuf>,
     /// Adopt this already-bound listening socket instead of binding one
     /// (socket activation); `port` and `host` are then ignored. Default: none.

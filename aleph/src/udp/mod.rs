@@ -38,7 +38,8 @@
 //! answer (message too large, network unreachable, ...) as its own error.
 //! Packets sent through the duplex are queued (at most
 //! [`UdpOptions::send_queue`]) and sent in order by the socket's task; their
-//! errors are logged and counted, and the socket keeps working either way.
+//! errors are logged and counted ([`Socket::failed_sends`]), and the socket
+//! keeps working either way.
 //!
 //! # Raw mode
 //!
@@ -328,7 +329,9 @@ pub async fn socket_raw(options: UdpOptions) -> Result<UdpSocket> {
 pub async fn socket(options: UdpOptions) -> Result<Socket> {
     let recv_queue = options.recv_queue.max(1);
     let send_queue = options.send_queue.max(1);
-    let (overflow, max_datagram_size) = (options.overflow, options.max_datagram_size.max(1));
+    // No UDP datagram is longer than 65 535 bytes: a larger buffer only costs memory.
+    let max_datagram_size = options.max_datagram_size.clamp(1, 65_536);
+    let overflow = options.overflow;
     let socket = Arc::new(socket_raw(options).await?);
     let local_addr = socket
         .local_addr()
@@ -344,11 +347,13 @@ pub async fn socket(options: UdpOptions) -> Result<Socket> {
     let (in_tx, in_rx) = inbound.split();
     let (out_tx, out_rx) = outbound.split();
     tokio::spawn(receive(socket.clone(), in_tx, max_datagram_size));
-    tokio::spawn(transmit(socket.clone(), out_rx));
+    let failed_sends = Arc::new(AtomicU64::new(0));
+    tokio::spawn(transmit(socket.clone(), out_rx, failed_sends.clone()));
     Ok(Socket::new(
         socket,
         local_addr,
         Duplex::from_parts(in_rx, out_tx),
+        failed_sends,
     ))
 }
 
@@ -382,8 +387,7 @@ async fn receive(socket: Arc<UdpSocket>, inbound: Sender<Packet>, max: usize) {
     }
 }
 
-async fn transmit(socket: Arc<UdpSocket>, outbound: Receiver<Packet>) {
-    let failures = AtomicU64::new(0);
+async fn transmit(socket: Arc<UdpSocket>, outbound: Receiver<Packet>, failures: Arc<AtomicU64>) {
     while let Some(packet) = outbound.recv().await {
         if let Err(error) = send_one(&socket, &packet).await {
             let n = failures.fetch_add(1, Ordering::Relaxed) + 1;

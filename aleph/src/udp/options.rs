@@ -50,7 +50,8 @@ pub struct UdpOptions {
     /// The kernel's send buffer size (`SO_SNDBUF`). Default: the system's.
     pub send_buffer_size: Option<usize>,
     /// The largest datagram received whole; longer ones are cut to this size
-    /// by the system. Default: 65 536.
+    /// by the system. Default: 65 536, which is also the most used (no UDP
+    /// datagram is longer); at least 1 is used.
     pub max_datagram_size: usize,
     /// Packets held for the consumer before [`overflow`](Self::overflow)
     /// applies. Default: 1024. At least 1 is used.

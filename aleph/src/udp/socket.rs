@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -41,6 +42,8 @@ pub struct Socket {
     socket: Arc<UdpSocket>,
     local_addr: SocketAddr,
     duplex: Duplex<Packet, Packet>,
+    /// Packets from the send queue the system refused.
+    failed_sends: Arc<AtomicU64>,
 }
 
 impl Socket {
@@ -48,12 +51,40 @@ impl Socket {
         socket: Arc<UdpSocket>,
         local_addr: SocketAddr,
         duplex: Duplex<Packet, Packet>,
+        failed_sends: Arc<AtomicU64>,
     ) -> Socket {
         Socket {
             socket,
             local_addr,
             duplex,
+            failed_sends,
         }
+    }
+
+    /// How many packets sent through the send queue (the duplex, the
+    /// [`sink`](Socket::sink)) failed: their errors have no sender to go back
+    /// to, so they are logged and counted here. [`send_to`](Socket::send_to)
+    /// returns its own error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> aleph::Result<()> {
+    /// use aleph::udp::{self, Packet, UdpOptions};
+    ///
+    /// let socket = udp::socket(UdpOptions::default()).await?;
+    /// let me = socket.local_addr();
+    /// let queue = socket.clone().into_duplex();
+    /// queue.send(Packet::new(me, vec![0u8; 70_000])).await?; // too long for UDP
+    /// queue.send(Packet::new(me, "fits")).await?;
+    /// assert_eq!(socket.recv().await.unwrap().message, "fits"); // sent in order, after the failure
+    /// assert_eq!(socket.failed_sends(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn failed_sends(&self) -> u64 {
+        self.failed_sends.load(Ordering::Relaxed)
     }
 
     /// The address the socket is bound to (with the port chosen for port 0).
@@ -309,7 +340,8 @@ impl Socket {
 
     /// The socket as a [`Duplex<Packet, Packet>`]: what arrives is its
     /// stream; a packet sent is queued and sent in order by the socket's task
-    /// (failures logged and counted, the socket working on). For
+    /// (failures logged and counted in [`failed_sends`](Socket::failed_sends),
+    /// the socket working on). For
     /// [`stream::connect`](crate::stream::connect) and the operators.
     ///
     /// # Examples
