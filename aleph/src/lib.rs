@@ -56,6 +56,7 @@
 pub mod bytes;
 pub mod deferred;
 mod error;
+pub mod http;
 pub mod net;
 mod panic;
 pub mod stream;

@@ -69,6 +69,24 @@ where
     S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    serve_draining(options, move |stream, info, _draining| {
+        serve_one(stream, info)
+    })
+}
+
+/// As [`serve`], for protocols that wind connections down themselves: the
+/// token handed to `serve_one` is cancelled when the server starts closing
+/// (HTTP then finishes the request in flight and says goodbye), before the
+/// shutdown timeout cuts what is left.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub(crate) fn serve_draining<S, Fut>(options: ListenerOptions, serve_one: S) -> Result<Server>
+where
+    S: Fn(RawStream, ConnectionInfo, CancellationToken) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = Listener::bind(&options)?;
     let parts = ServerParts {
         local_addr: listener.local_addr()?,
@@ -101,7 +119,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl<S, Fut> AcceptLoop<S>
 where
-    S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
+    S: Fn(RawStream, ConnectionInfo, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     async fn run(self, stop: CancellationToken, connections: Connections) {
@@ -128,10 +146,11 @@ where
                     let tls = self.tls.clone();
                     let timeout = self.handshake_timeout;
                     let serve_one = self.serve_one.clone();
+                    let draining = stop.clone();
                     connections.spawn(async move {
                         let _permit = permit;
                         if let Some((stream, info)) = establish(socket, info, tls, timeout).await {
-                            serve_one(stream, info).await;
+                            serve_one(stream, info, draining).await;
                         }
                     });
                 }
