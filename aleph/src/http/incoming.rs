@@ -133,13 +133,11 @@ impl Incoming {
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(error))) => {
-                let status = if error.is_parse() || error.is_incomplete_message() {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
+                // Whatever broke the body came from the client's side: a
+                // malformed chunk, a body cut short, a reset. Should the
+                // connection still take a response, 400 is the answer.
                 let error = body_error(error);
-                this.end_with(status, error)
+                this.end_with(StatusCode::BAD_REQUEST, error)
             }
             Poll::Pending => {
                 let Some(timeout) = this.read_timeout else {
@@ -178,11 +176,25 @@ impl Incoming {
 
 use std::future::Future as _;
 
-/// hyper's body error as an aleph error of the matching kind.
+/// hyper's body error as an aleph error of the matching kind: a malformed
+/// or truncated body is a protocol error, a reset an I/O error.
 pub(crate) fn body_error(error: hyper::Error) -> Error {
+    let io_kind = std::error::Error::source(&error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
     let kind = if error.is_timeout() {
         ErrorKind::Timeout
-    } else if error.is_parse() || error.is_incomplete_message() {
+    } else if error.is_parse()
+        || error.is_incomplete_message()
+        || matches!(
+            io_kind,
+            Some(
+                std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        )
+    {
         ErrorKind::Protocol
     } else if error.is_canceled() || error.is_closed() {
         ErrorKind::Closed

@@ -128,7 +128,11 @@ fn precheck(conn: &Conn, req: &http::Request<HyperIncoming>) -> Option<Response>
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host.
     let hosts = req.headers().get_all(HOST).iter().count();
     if (req.version() == Version::HTTP_11 && hosts != 1) || hosts > 1 {
-        return Some(status_response(StatusCode::BAD_REQUEST));
+        // A client this confused is not trusted with the connection.
+        let mut res = status_response(StatusCode::BAD_REQUEST);
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(res);
     }
     let limits = &conn.settings.limits;
     let target = req
