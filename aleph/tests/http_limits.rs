@@ -159,7 +159,10 @@ async fn connections_over_the_limit_get_503_or_the_custom_rejection() {
     let options = ServerOptions {
         max_connections: Some(0),
         reject_connection: Some(Arc::new(|info: &http::ConnectionInfo| {
-            let peer = info.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default();
+            let peer = info
+                .remote_addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
             (StatusCode::TOO_MANY_REQUESTS, format!("busy, {peer}")).into_response()
         })),
         ..Default::default()
@@ -181,7 +184,10 @@ async fn a_slowloris_client_is_cut_at_the_header_read_timeout() {
     };
     let server = serve_with(hello, options).await;
     let mut stream = client::connect(server.port()).await;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n")
+        .await
+        .unwrap();
     // Never finishes the head: the server closes the connection.
     let res = client::read_to_close(&mut stream).await;
     assert!(!res.contains("200 OK"), "{res}");
@@ -224,9 +230,14 @@ async fn idle_connections_are_closed_at_the_idle_timeout() {
 
     // HTTP/2: the connection ends (GOAWAY, then close) too.
     let mut send = client::h2(client::connect(server.port()).await).await;
-    let res = within(send.send_request(client::get("http://localhost/"))).await.unwrap();
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
     assert_eq!(client::text(res).await, "hello!");
-    eventually("the idle h2 connection is closed", || server.connections() == 0).await;
+    eventually("the idle h2 connection is closed", || {
+        server.connections() == 0
+    })
+    .await;
     server.close().await;
 }
 
@@ -302,9 +313,18 @@ async fn a_panicking_or_failing_handler_gets_a_500_and_one_logged_error() {
     let text = logs.text();
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].contains("GET /panic HTTP/1.1") && lines[0].contains("boom in the handler"), "{text}");
-    assert!(lines[1].contains("GET /err HTTP/1.1") && lines[1].contains("the database is down"), "{text}");
-    assert!(lines.iter().all(|line| line.contains("127.0.0.1:")), "{text}");
+    assert!(
+        lines[0].contains("GET /panic HTTP/1.1") && lines[0].contains("boom in the handler"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("GET /err HTTP/1.1") && lines[1].contains("the database is down"),
+        "{text}"
+    );
+    assert!(
+        lines.iter().all(|line| line.contains("127.0.0.1:")),
+        "{text}"
+    );
     server.close().await;
 }
 
@@ -326,7 +346,10 @@ async fn a_panicking_plain_handler_gets_a_500_and_the_connection_lives() {
         .await
         .unwrap();
     assert_eq!(status(&client::read_response(&mut stream).await), 500);
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
     assert_eq!(body(&client::read_response(&mut stream).await), "fine");
     server.close().await;
 }
@@ -391,7 +414,10 @@ async fn a_body_shorter_than_its_content_length_is_never_read_as_complete() {
     stream.shutdown().await.unwrap();
     let read = within(seen_rx.recv()).await.unwrap();
     let error = read.expect_err("a truncated body is an error");
-    assert!(error.is_protocol() || error.is_closed() || error.is_io(), "{error:?}");
+    assert!(
+        error.is_protocol() || error.is_closed() || error.is_io(),
+        "{error:?}"
+    );
     still_serves(&server).await;
     server.close().await;
 }
@@ -410,7 +436,11 @@ async fn content_length_with_transfer_encoding_is_chunked_and_then_closed() {
     .await;
     assert_eq!(status(&res), 200, "{res}");
     assert_eq!(body(&res), "3");
-    assert_eq!(res.matches("HTTP/1.1").count(), 1, "a second request was read: {res}");
+    assert_eq!(
+        res.matches("HTTP/1.1").count(),
+        1,
+        "a second request was read: {res}"
+    );
     server.close().await;
 }
 
@@ -440,10 +470,14 @@ async fn close_lets_an_inflight_request_finish_and_closes_idle_connections_at_on
 
     // An idle keep-alive connection and an HTTP/2 one, and one in flight.
     let mut idle = client::connect(server.port()).await;
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
     assert_eq!(body(&client::read_response(&mut idle).await), "quick");
     let mut busy = client::connect(server.port()).await;
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n").await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
     within(started_rx.recv()).await.unwrap();
 
     let closing = {
@@ -477,11 +511,16 @@ async fn close_sends_goaway_to_http2_clients() {
     .await
     .unwrap();
     let driving = tokio::spawn(conn);
-    let res = within(send.send_request(client::get("http://localhost/"))).await.unwrap();
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
     assert_eq!(client::text(res).await, "hello!");
     within(server.close()).await;
     // The client's connection ends cleanly: the server said GOAWAY.
-    within(driving).await.unwrap().expect("a clean HTTP/2 shutdown");
+    within(driving)
+        .await
+        .unwrap()
+        .expect("a clean HTTP/2 shutdown");
 }
 
 #[tokio::test]
@@ -504,7 +543,10 @@ async fn close_cuts_what_is_left_at_the_shutdown_timeout() {
     )
     .await;
     let mut stream = client::connect(server.port()).await;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
     within(started_rx.recv()).await.unwrap();
     within(server.close()).await;
     let mut rest = Vec::new();
