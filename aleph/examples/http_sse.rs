@@ -40,7 +40,10 @@ async fn main() -> aleph::Result<()> {
         },
     )
     .await?;
-    println!("http://127.0.0.1:{}/events ; Ctrl-C stops it", server.port());
+    println!(
+        "http://127.0.0.1:{}/events ; Ctrl-C stops it",
+        server.port()
+    );
     let _ = tokio::signal::ctrl_c().await;
     server.close().await;
     Ok(())
