@@ -47,6 +47,24 @@
 //! # }
 //! ```
 //!
+//! # HTTP
+//!
+//! [`http::start_server`] serves a Ring-style handler (a function of a
+//! request, plain or `async`, or any tower service) over HTTP/1.1 and
+//! HTTP/2 on one port; bodies stream with backpressure.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aleph::Result<()> {
+//! use aleph::http::{self, Request, ServerOptions};
+//!
+//! let server = http::start_server(|_req: Request| "hello!", ServerOptions::default()).await?;
+//! assert_ne!(server.port(), 0);
+//! server.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! Every fallible call returns [`Result`]: one [`Error`] type, one pointer

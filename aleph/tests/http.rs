@@ -911,3 +911,66 @@ async fn request_and_body_types_are_send_and_sync() {
     assert::<ServerOptions>();
     let _ = LIMIT;
 }
+
+#[tokio::test]
+async fn ipv6_prebound_and_shared_port_listeners_serve() {
+    let options = ServerOptions {
+        host: "::1".parse().unwrap(),
+        ..Default::default()
+    };
+    let server = http::start_server(hello, options).await.unwrap();
+    let mut stream = within(tokio::net::TcpStream::connect(("::1", server.port())))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_to_close(&mut stream).await), "hello!");
+    server.close().await;
+
+    let bound = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = bound.local_addr().unwrap().port();
+    let options = ServerOptions {
+        listen_socket: Some(aleph::net::ListenSocket::from(bound)),
+        ..Default::default()
+    };
+    let server = http::start_server(hello, options).await.unwrap();
+    assert_eq!(server.port(), port);
+    let res = exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(body(&res), "hello!");
+    server.close().await;
+
+    let first = http::start_server(
+        hello,
+        ServerOptions {
+            reuse_port: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let second = http::start_server(
+        hello,
+        ServerOptions {
+            reuse_port: true,
+            port: first.port(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("SO_REUSEPORT lets a second server share the port");
+    assert_eq!(first.port(), second.port());
+    first.close().await;
+    let res = exchange(
+        second.port(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(body(&res), "hello!");
+    second.close().await;
+}
