@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::handler::{BoxHandler, Handler};
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
@@ -293,11 +294,22 @@ impl Settings {
 }
 
 /// Which hyper connection serves a client.
+#[derive(Clone, Copy)]
 enum Kind {
     /// HTTP/1 unless the client starts with HTTP/2's preface.
     Auto,
     Http1,
     Http2,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Auto => "http/1 or h2c",
+            Kind::Http1 => "http/1",
+            Kind::Http2 => "h2",
+        }
+    }
 }
 
 /// One connection as its requests see it.
@@ -407,23 +419,34 @@ async fn serve_connection<S, B>(
     };
     let io = TokioIo::new(stream);
     let service = make_service(conn.clone());
-    match settings.kind(&conn.info) {
-        Kind::Auto => {
-            let served = settings.auto.serve_connection_with_upgrades(io, service);
-            tokio::pin!(served);
-            drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
-        }
-        Kind::Http1 => {
-            let served = settings.http1.serve_connection(io, service).with_upgrades();
-            tokio::pin!(served);
-            drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
-        }
-        Kind::Http2 => {
-            let served = settings.http2.serve_connection(io, service);
-            tokio::pin!(served);
-            drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+    let kind = settings.kind(&conn.info);
+    let span = tracing::debug_span!(
+        "http connection",
+        %peer,
+        protocol = kind.name(),
+        tls = conn.info.tls.is_some()
+    );
+    async {
+        match kind {
+            Kind::Auto => {
+                let served = settings.auto.serve_connection_with_upgrades(io, service);
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
+            Kind::Http1 => {
+                let served = settings.http1.serve_connection(io, service).with_upgrades();
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
+            Kind::Http2 => {
+                let served = settings.http2.serve_connection(io, service);
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
         }
     }
+    .instrument(span)
+    .await;
 }
 
 /// Runs a hyper connection to its end, asking it to wind down (finish what
