@@ -71,7 +71,9 @@ pub struct ServerOptions {
     /// and a TLS connection is what ALPN chose. Default: both.
     pub http_versions: Vec<HttpVersion>,
     /// A connection with no request in flight for this long is closed
-    /// (HTTP/2: GOAWAY first). `None` keeps idle connections open. Default: 60 s.
+    /// (HTTP/2: GOAWAY first); the check runs on a timer that requests do
+    /// not move, so the close comes between one and two timeouts after the
+    /// last request. `None` keeps idle connections open. Default: 60 s.
     pub idle_timeout: Option<Duration>,
     /// The longest an HTTP/1 client may take to send a request's head
     /// (slowloris), counted from when the server starts waiting for it, so it

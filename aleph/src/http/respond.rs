@@ -94,11 +94,18 @@ pub(crate) async fn respond(
     {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    if is_head {
-        // RFC 9110 §9.3.2: the handler's headers, no body; the length it
-        // would have had, where known.
+    let no_content = matches!(
+        res.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    if is_head || no_content {
+        // RFC 9110 §9.3.2: HEAD gets the handler's headers and no body, with
+        // the length it would have had where known; 204 and 304 have no
+        // body at all (§15.3.5, §15.4.5). Dropping it here closes a stream
+        // body's producer, which hyper would never poll.
         let (mut parts, body) = res.into_parts();
-        if let (false, Some(len)) = (
+        if let (true, false, Some(len)) = (
+            is_head && !no_content,
             parts.headers.contains_key(CONTENT_LENGTH),
             http_body::Body::size_hint(&body).exact(),
         ) {

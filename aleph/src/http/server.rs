@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,6 @@ use http::{HeaderValue, StatusCode, Version};
 use hyper::body::Incoming as HyperIncoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -323,20 +322,29 @@ pub(crate) struct Conn {
 }
 
 /// Requests in flight on a connection, and since when it has had none.
+///
+/// Kept cheap for the request path: a request's start and end are two
+/// atomic operations and a clock read; nothing is woken. The idle check
+/// looks at them when its timer fires (see [`Activity::idle_for`]).
 pub(crate) struct Activity {
     in_flight: AtomicUsize,
     served: AtomicUsize,
-    idle_since: Mutex<Instant>,
-    went_idle: Notify,
+    /// When the last request ended, in ms since `base`.
+    idle_since: AtomicU64,
+    base: Instant,
+    /// Woken when the connection goes idle, for a rejected connection only
+    /// (it closes after its first answer).
+    went_idle: Option<Notify>,
 }
 
 impl Activity {
-    fn new() -> Activity {
+    fn new(rejected: bool) -> Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
-            idle_since: Mutex::new(Instant::now()),
-            went_idle: Notify::new(),
+            idle_since: AtomicU64::new(0),
+            base: Instant::now(),
+            went_idle: rejected.then(Notify::new),
         }
     }
 
@@ -348,33 +356,53 @@ impl Activity {
     pub(crate) fn end(&self) {
         self.served.fetch_add(1, Ordering::AcqRel);
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.idle_since.lock() = Instant::now();
-            self.went_idle.notify_waiters();
+            let now = self.base.elapsed().as_millis() as u64;
+            self.idle_since.store(now, Ordering::Release);
+            if let Some(went_idle) = &self.went_idle {
+                went_idle.notify_waiters();
+            }
         }
     }
 
-    /// Completes once the connection has had no request in flight for
-    /// `timeout` (after serving at least one, if `after_one`).
-    async fn idle_for(&self, timeout: Duration, after_one: bool) {
+    fn idle_since(&self) -> Instant {
+        self.base + Duration::from_millis(self.idle_since.load(Ordering::Acquire))
+    }
+
+    /// Completes once the connection has had no request in flight for at
+    /// least `timeout` (and at most twice that): the timer is not moved by
+    /// each request, only looked at when it fires.
+    async fn idle_for(&self, timeout: Duration) {
+        let mut deadline = self.base + timeout;
         loop {
-            let went_idle = self.went_idle.notified();
-            tokio::pin!(went_idle);
-            went_idle.as_mut().enable();
-            let ready = !after_one || self.served.load(Ordering::Acquire) > 0;
-            if ready && self.in_flight.load(Ordering::Acquire) == 0 {
-                let since = *self.idle_since.lock();
-                tokio::select! {
-                    () = tokio::time::sleep_until(since + timeout) => {
-                        let still = *self.idle_since.lock() == since;
-                        if still && self.in_flight.load(Ordering::Acquire) == 0 {
-                            return;
-                        }
-                    }
-                    () = &mut went_idle => {}
-                }
-            } else {
-                went_idle.await;
+            tokio::time::sleep_until(deadline).await;
+            let now = Instant::now();
+            if self.in_flight.load(Ordering::Acquire) > 0 {
+                deadline = now + timeout;
+                continue;
             }
+            let idle_until = self.idle_since() + timeout;
+            if idle_until <= now {
+                return;
+            }
+            deadline = idle_until;
+        }
+    }
+
+    /// Completes once a rejected connection has answered its first request.
+    async fn answered(&self) {
+        let Some(went_idle) = &self.went_idle else {
+            return std::future::pending().await;
+        };
+        loop {
+            let notified = went_idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.served.load(Ordering::Acquire) > 0
+                && self.in_flight.load(Ordering::Acquire) == 0
+            {
+                return;
+            }
+            notified.await;
         }
     }
 }
@@ -406,14 +434,14 @@ async fn serve_connection<S, B>(
     let conn = Arc::new(Conn {
         info: Arc::new(info),
         settings: settings.clone(),
-        activity: Activity::new(),
+        activity: Activity::new(rejected),
         rejected,
         draining: draining.clone(),
     });
     let idle = async {
         match (rejected, settings.idle_timeout) {
-            (true, _) => conn.activity.idle_for(Duration::ZERO, true).await,
-            (false, Some(timeout)) => conn.activity.idle_for(timeout, false).await,
+            (true, _) => conn.activity.answered().await,
+            (false, Some(timeout)) => conn.activity.idle_for(timeout).await,
             (false, None) => std::future::pending().await,
         }
     };
