@@ -49,12 +49,18 @@ pub(crate) async fn respond(
             let uri = req.uri().clone();
             let limits = &conn.settings.limits;
             let (parts, body) = req.into_parts();
-            let body = Body::incoming(Incoming::new(
-                body,
-                limits.max_body_size,
-                limits.body_read_timeout,
-                exchange.clone(),
-            ));
+            // A request with no body (most GETs; HTTP/2 headers that end the
+            // stream) needs no limits watching it.
+            let body = if http_body::Body::is_end_stream(&body) {
+                Body::empty()
+            } else {
+                Body::incoming(Incoming::new(
+                    body,
+                    limits.max_body_size,
+                    limits.body_read_timeout,
+                    exchange.clone(),
+                ))
+            };
             let context = RequestContext {
                 connection: conn.info.clone(),
                 exchange: exchange.clone(),

@@ -490,25 +490,35 @@ async fn drive<C, E>(
     C: Future<Output = std::result::Result<(), E>>,
     E: std::fmt::Display,
 {
-    tokio::pin!(idle);
+    // The connection's task is woken for every read and write: the drain
+    // signal's future (a lock to poll) is polled once to register the task,
+    // and after that only its flag is read; the task's waker stays the same.
+    let cancelled = draining.cancelled();
+    tokio::pin!(cancelled, idle);
+    let mut registered = false;
     let mut winding_down = false;
-    loop {
-        tokio::select! {
-            result = served.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+    let result = std::future::poll_fn(|cx| {
+        if !winding_down {
+            if draining.is_cancelled() {
+                winding_down = true;
+                shutdown(served.as_mut());
+            } else if !registered {
+                registered = true;
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    winding_down = true;
+                    shutdown(served.as_mut());
                 }
-                return;
-            }
-            () = draining.cancelled(), if !winding_down => {
-                winding_down = true;
-                shutdown(served.as_mut());
-            }
-            () = &mut idle, if !winding_down => {
-                winding_down = true;
-                shutdown(served.as_mut());
             }
         }
+        if !winding_down && idle.as_mut().poll(cx).is_ready() {
+            winding_down = true;
+            shutdown(served.as_mut());
+        }
+        served.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
     }
 }
 

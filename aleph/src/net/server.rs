@@ -345,11 +345,26 @@ impl Connections {
     {
         let cut = self.cut.clone();
         self.tracker.spawn(async move {
-            tokio::select! {
-                biased;
-                () = serve => {}
-                () = cut.cancelled() => {}
-            }
+            // A connection's task is woken for every read and write; polling
+            // the cut signal's future takes a lock, so it is polled once to
+            // register the task (whose waker stays the same) and after that
+            // only its flag is read.
+            let cancelled = cut.cancelled();
+            tokio::pin!(serve, cancelled);
+            let mut registered = false;
+            std::future::poll_fn(|cx| {
+                if cut.is_cancelled() {
+                    return std::task::Poll::Ready(());
+                }
+                if !registered {
+                    registered = true;
+                    if cancelled.as_mut().poll(cx).is_ready() {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                serve.as_mut().poll(cx)
+            })
+            .await;
         });
     }
 
