@@ -96,7 +96,7 @@ pub(crate) async fn respond(
         && (client_closes
             || conn.rejected
             || !conn.settings.limits.keep_alive
-            || conn.draining.is_cancelled())
+            || conn.draining.is_fired())
     {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,15 +12,13 @@ use hyper::body::Incoming as HyperIncoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::handler::{BoxHandler, Handler};
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
 use super::respond::{respond, ServerBody};
 use crate::net::listener::{self, ListenerOptions, StreamOptions};
-use crate::net::{ConnectionInfo, RawStream, Server};
+use crate::net::{ConnectionInfo, RawStream, Server, Signal};
 use crate::tls::ServerTls;
 use crate::{Error, ErrorKind, Result};
 
@@ -318,20 +316,17 @@ pub(crate) struct Conn {
     pub(crate) activity: Activity,
     /// Over `max_connections`: every request is answered by the rejection.
     pub(crate) rejected: bool,
-    pub(crate) draining: CancellationToken,
+    pub(crate) draining: Signal,
 }
 
-/// Requests in flight on a connection, and since when it has had none.
+/// Requests in flight on a connection, and how many it has answered.
 ///
-/// Kept cheap for the request path: a request's start and end are two
-/// atomic operations and a clock read; nothing is woken. The idle check
-/// looks at them when its timer fires (see [`Activity::idle_for`]).
+/// Kept cheap for the request path: a request's start and end are atomic
+/// counts, with no clock read and nothing woken; the idle check looks at
+/// them when its own timer fires (see [`Activity::idle_for`]).
 pub(crate) struct Activity {
     in_flight: AtomicUsize,
     served: AtomicUsize,
-    /// When the last request ended, in ms since `base`.
-    idle_since: AtomicU64,
-    base: Instant,
     /// Woken when the connection goes idle, for a rejected connection only
     /// (it closes after its first answer).
     went_idle: Option<Notify>,
@@ -342,8 +337,6 @@ impl Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
-            idle_since: AtomicU64::new(0),
-            base: Instant::now(),
             went_idle: rejected.then(Notify::new),
         }
     }
@@ -356,35 +349,25 @@ impl Activity {
     pub(crate) fn end(&self) {
         self.served.fetch_add(1, Ordering::AcqRel);
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let now = self.base.elapsed().as_millis() as u64;
-            self.idle_since.store(now, Ordering::Release);
             if let Some(went_idle) = &self.went_idle {
                 went_idle.notify_waiters();
             }
         }
     }
 
-    fn idle_since(&self) -> Instant {
-        self.base + Duration::from_millis(self.idle_since.load(Ordering::Acquire))
-    }
-
-    /// Completes once the connection has had no request in flight for at
-    /// least `timeout` (and at most twice that): the timer is not moved by
-    /// each request, only looked at when it fires.
+    /// Completes once a whole `timeout` has passed with no request in flight
+    /// and none answered: so between one and two timeouts after the last
+    /// request ended. Requests never move the timer; it looks at the counts
+    /// when it fires.
     async fn idle_for(&self, timeout: Duration) {
-        let mut deadline = self.base + timeout;
+        let mut seen = self.served.load(Ordering::Acquire);
         loop {
-            tokio::time::sleep_until(deadline).await;
-            let now = Instant::now();
-            if self.in_flight.load(Ordering::Acquire) > 0 {
-                deadline = now + timeout;
-                continue;
-            }
-            let idle_until = self.idle_since() + timeout;
-            if idle_until <= now {
+            tokio::time::sleep(timeout).await;
+            let served = self.served.load(Ordering::Acquire);
+            if served == seen && self.in_flight.load(Ordering::Acquire) == 0 {
                 return;
             }
-            deadline = idle_until;
+            seen = served;
         }
     }
 
@@ -412,7 +395,7 @@ impl Activity {
 async fn serve_connection<S, B>(
     stream: RawStream,
     info: ConnectionInfo,
-    draining: CancellationToken,
+    draining: Signal,
     settings: Arc<Settings>,
     make_service: impl FnOnce(Arc<Conn>) -> S,
 ) where
@@ -483,32 +466,21 @@ async fn serve_connection<S, B>(
 async fn drive<C, E>(
     mut served: Pin<&mut C>,
     shutdown: impl Fn(Pin<&mut C>),
-    draining: CancellationToken,
+    draining: Signal,
     idle: impl Future<Output = ()>,
     peer: &str,
 ) where
     C: Future<Output = std::result::Result<(), E>>,
     E: std::fmt::Display,
 {
-    // The connection's task is woken for every read and write: the drain
-    // signal's future (a lock to poll) is polled once to register the task,
-    // and after that only its flag is read; the task's waker stays the same.
-    let cancelled = draining.cancelled();
-    tokio::pin!(cancelled, idle);
+    let fired = draining.fired();
+    tokio::pin!(fired, idle);
     let mut registered = false;
     let mut winding_down = false;
     let result = std::future::poll_fn(|cx| {
-        if !winding_down {
-            if draining.is_cancelled() {
-                winding_down = true;
-                shutdown(served.as_mut());
-            } else if !registered {
-                registered = true;
-                if cancelled.as_mut().poll(cx).is_ready() {
-                    winding_down = true;
-                    shutdown(served.as_mut());
-                }
-            }
+        if !winding_down && draining.check(fired.as_mut(), &mut registered, cx) {
+            winding_down = true;
+            shutdown(served.as_mut());
         }
         if !winding_down && idle.as_mut().poll(cx).is_ready() {
             winding_down = true;
