@@ -10,8 +10,26 @@ use crate::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A boxed response future.
-pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+/// What the server awaits for a response: ready at once from a plain
+/// function (no allocation), or a boxed future.
+pub(crate) enum ResponseFuture {
+    Ready(Option<Response>),
+    Boxed(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl Future for ResponseFuture {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
+        match self.get_mut() {
+            ResponseFuture::Ready(res) => std::task::Poll::Ready(
+                res.take()
+                    .expect("a ready response future is not polled after it completed"),
+            ),
+            ResponseFuture::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
 
 /// A handler with its kind erased: what the server calls for each request.
 pub(crate) type BoxHandler = Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>;
@@ -73,7 +91,7 @@ pub(crate) type BoxHandler = Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync
 pub trait Handler<M>: sealed::Sealed<M> + Send + Sync + 'static {
     /// The handler with its kind erased.
     #[doc(hidden)]
-    fn into_box_handler(self) -> BoxHandler;
+    fn into_box_handler(self) -> markers::Erased;
 }
 
 /// The markers that keep [`Handler`]'s impls apart. Public only because a
@@ -89,6 +107,9 @@ pub mod markers {
     /// A tower service.
     #[derive(Debug)]
     pub enum Tower {}
+
+    /// A handler with its kind erased, as the server calls it.
+    pub struct Erased(pub(crate) super::BoxHandler);
 }
 
 use markers::{Async, Plain, Tower};
@@ -126,8 +147,10 @@ where
     F: Fn(Request) -> R + Send + Sync + 'static,
     R: IntoResponse,
 {
-    fn into_box_handler(self) -> BoxHandler {
-        Arc::new(move |req| Box::pin(std::future::ready(self(req).into_response())))
+    fn into_box_handler(self) -> markers::Erased {
+        markers::Erased(Arc::new(move |req| {
+            ResponseFuture::Ready(Some(self(req).into_response()))
+        }))
     }
 }
 
@@ -137,11 +160,11 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: IntoResponse,
 {
-    fn into_box_handler(self) -> BoxHandler {
-        Arc::new(move |req| {
+    fn into_box_handler(self) -> markers::Erased {
+        markers::Erased(Arc::new(move |req| {
             let future = self(req);
-            Box::pin(async move { future.await.into_response() })
-        })
+            ResponseFuture::Boxed(Box::pin(async move { future.await.into_response() }))
+        }))
     }
 }
 
@@ -158,10 +181,10 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    fn into_box_handler(self) -> BoxHandler {
-        Arc::new(move |req: Request| {
+    fn into_box_handler(self) -> markers::Erased {
+        markers::Erased(Arc::new(move |req: Request| {
             let mut service = self.clone();
-            Box::pin(async move {
+            ResponseFuture::Boxed(Box::pin(async move {
                 let ready = std::future::poll_fn(|cx| service.poll_ready(cx))
                     .await
                     .map_err(Error::other);
@@ -172,7 +195,7 @@ where
                     Ok(res) => res.map(Body::new),
                     Err(error) => failure(Error::other(error)),
                 }
-            })
-        })
+            }))
+        }))
     }
 }

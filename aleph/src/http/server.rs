@@ -74,7 +74,7 @@ pub async fn start_server<H, M>(handler: H, options: ServerOptions) -> Result<Se
 where
     H: Handler<M>,
 {
-    let handler = handler.into_box_handler();
+    let handler = handler.into_box_handler().0;
     let settings = Arc::new(Settings::new(&options)?);
     listener::serve_draining(
         listener_options(&options)?,
@@ -431,12 +431,19 @@ async fn serve_connection<S, B>(
     let io = TokioIo::new(stream);
     let service = make_service(conn.clone());
     let kind = settings.kind(&conn.info);
-    let span = tracing::debug_span!(
-        "http connection",
-        %peer,
-        protocol = kind.name(),
-        tls = conn.info.tls.is_some()
-    );
+    // A span is entered and left at every poll of the connection: made only
+    // when someone listens (a disabled span still costs, where `tracing`
+    // forwards to `log`).
+    let span = if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug_span!(
+            "http connection",
+            %peer,
+            protocol = kind.name(),
+            tls = conn.info.tls.is_some()
+        )
+    } else {
+        tracing::Span::none()
+    };
     async {
         match kind {
             Kind::Auto => {
