@@ -6,8 +6,10 @@
 //! code wants ([`bytes`]). It is the Rust counterpart of Clojure's
 //! [Aleph](https://github.com/clj-commons/aleph), built on tokio.
 //!
-//! Today aleph has its foundation: streams, deferreds, byte conversions and
-//! one error type. TCP, UDP, HTTP and WebSocket build on these next.
+//! Today aleph has its core (streams, deferreds, byte conversions and one
+//! error type), the seam every protocol stands on ([`net`], with [`tls`]),
+//! and two protocols on it: [`tcp`] and [`udp`]. HTTP, WebSocket and DNS
+//! build on the same parts next; [`net`] says which layer may import which.
 //!
 //! # Streams
 //!
@@ -70,6 +72,7 @@
 //! Every fallible call returns [`Result`]: one [`Error`] type, one pointer
 //! wide and cloneable, with `is_*` predicates and a [`kind()`](Error::kind).
 #![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
 
 pub mod bytes;
 pub mod deferred;

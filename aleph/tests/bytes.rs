@@ -1,11 +1,9 @@
 //! Behaviour of `aleph::bytes` (byte sources and their conversions) and of
 //! `aleph::stream::DuplexIo` (a duplex of chunks as tokio's io traits).
 
-use std::future::Future;
 use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use aleph::bytes::{self, ByteSource, Bytes, BytesMut, Chunks, Reader};
 use aleph::stream::{Channel, Duplex};
@@ -14,14 +12,9 @@ use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
 
-/// Bounds every wait in these tests, so a bug fails instead of hanging.
-const LIMIT: Duration = Duration::from_secs(10);
+mod support;
 
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("the wait took longer than the test's limit")
-}
+use support::within;
 
 /// A closed channel that carried `chunks`.
 fn channel_of(chunks: &[&'static [u8]]) -> Channel<Bytes> {

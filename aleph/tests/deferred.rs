@@ -1,7 +1,6 @@
 //! Behaviour of `aleph::deferred`: realizing once, awaiting from many tasks,
 //! callbacks, timeouts and spawned futures.
 
-use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,21 +9,9 @@ use std::time::Duration;
 use aleph::deferred::{self, Deferred};
 use aleph::{Error, ErrorKind};
 
-/// Bounds every wait in these tests, so a bug fails instead of hanging.
-const LIMIT: Duration = Duration::from_secs(10);
+mod support;
 
-async fn within<F: Future>(future: F) -> F::Output {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("the wait took longer than the test's limit")
-}
-
-/// Lets the runtime run everything that is ready (woken tasks, aborts).
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-}
+use support::{settle, within};
 
 fn alive_tasks() -> usize {
     tokio::runtime::Handle::current()

@@ -6,15 +6,10 @@ use std::time::Duration;
 
 use aleph::stream::{self, Channel, Connect, Duplex};
 use futures::{SinkExt, StreamExt};
-use tokio::time::timeout;
 
-const LIMIT: Duration = Duration::from_secs(10);
+mod support;
 
-async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
-    timeout(LIMIT, fut)
-        .await
-        .expect("timed out: a wait that should end did not")
-}
+use support::within;
 
 #[tokio::test]
 async fn seed_echo_connects_a_duplex_to_itself() {
@@ -23,11 +18,11 @@ async fn seed_echo_connects_a_duplex_to_itself() {
     let link = stream::connect(conn.clone(), conn, Connect::default());
     for i in 0..100 {
         wire_in.send(format!("m{i}")).await.unwrap();
-        assert_eq!(bounded(wire_out.recv()).await, Some(format!("m{i}")));
+        assert_eq!(within(wire_out.recv()).await, Some(format!("m{i}")));
     }
     wire_in.close();
-    assert_eq!(bounded(wire_out.recv()).await, None);
-    bounded(link).await.expect("the echo link ends cleanly");
+    assert_eq!(within(wire_out.recv()).await, None);
+    within(link).await.expect("the echo link ends cleanly");
 }
 
 #[tokio::test]
@@ -36,10 +31,10 @@ async fn connect_closes_the_sink_when_the_source_drains() {
     let link = stream::connect(a.clone(), b.clone(), Connect::default());
     a.send(1).await.unwrap();
     a.close();
-    assert_eq!(bounded(b.recv()).await, Some(1));
-    assert_eq!(bounded(b.recv()).await, None);
+    assert_eq!(within(b.recv()).await, Some(1));
+    assert_eq!(within(b.recv()).await, None);
     assert!(b.is_drained());
-    assert!(bounded(link).await.is_ok());
+    assert!(within(link).await.is_ok());
 }
 
 #[tokio::test]
@@ -54,7 +49,7 @@ async fn connect_without_downstream_leaves_the_sink_open() {
         },
     );
     a.close();
-    bounded(link).await.unwrap();
+    within(link).await.unwrap();
     assert!(!b.is_closed());
 }
 
@@ -70,8 +65,8 @@ async fn connect_upstream_closes_the_source_when_the_sink_closes() {
         },
     );
     b.close();
-    bounded(a.closed()).await;
-    assert!(bounded(link).await.is_ok());
+    within(a.closed()).await;
+    assert!(within(link).await.is_ok());
 }
 
 #[tokio::test]
@@ -79,7 +74,7 @@ async fn connect_by_default_does_not_close_the_source_when_the_sink_closes() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
     let link = stream::connect(a.clone(), b.clone(), Connect::default());
     b.close();
-    bounded(link).await.unwrap();
+    within(link).await.unwrap();
     assert!(!a.is_closed(), "upstream is off by default");
 }
 
@@ -96,9 +91,9 @@ async fn connect_upstream_closes_aleph_handles_inside_foreign_adapters() {
         },
     );
     a.send(1).await.unwrap();
-    assert_eq!(bounded(b.recv()).await, Some(2));
+    assert_eq!(within(b.recv()).await, Some(2));
     b.close();
-    bounded(a.closed()).await;
+    within(a.closed()).await;
 }
 
 #[tokio::test]
@@ -107,13 +102,13 @@ async fn connect_carries_the_source_error_downstream_and_into_the_link() {
     let link = stream::connect(a.clone(), b.clone(), Connect::default());
     a.send(7).await.unwrap();
     a.close_with_error(aleph::Error::other("connection reset"));
-    assert_eq!(bounded(b.recv()).await, Some(7));
-    assert_eq!(bounded(b.recv()).await, None);
+    assert_eq!(within(b.recv()).await, Some(7));
+    assert_eq!(within(b.recv()).await, None);
     assert_eq!(
         b.error().expect("an error downstream").to_string(),
         "connection reset"
     );
-    let err = bounded(link).await.unwrap_err();
+    let err = within(link).await.unwrap_err();
     assert_eq!(err.to_string(), "connection reset");
 }
 
@@ -132,7 +127,7 @@ async fn connect_timeout_closes_the_sink_and_fails_the_link() {
     );
     a.send(1).await.unwrap();
     a.send(2).await.unwrap(); // b holds 1; 2 waits for room that never comes
-    let err = bounded(link).await.unwrap_err();
+    let err = within(link).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("slow"), "{err}");
     assert!(b.is_closed());
@@ -145,7 +140,7 @@ async fn connect_timeout_closes_the_sink_and_fails_the_link() {
 async fn connect_accepts_foreign_streams_and_sinks() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<u32>(2);
     let link = stream::connect(futures::stream::iter(0..50u32), tx, Connect::default());
-    let got: Vec<u32> = bounded(async {
+    let got: Vec<u32> = within(async {
         let mut all = Vec::new();
         while let Some(v) = rx.next().await {
             all.push(v);
@@ -154,7 +149,7 @@ async fn connect_accepts_foreign_streams_and_sinks() {
     })
     .await;
     assert_eq!(got, (0..50).collect::<Vec<_>>());
-    bounded(link).await.unwrap();
+    within(link).await.unwrap();
 }
 
 #[tokio::test]
@@ -189,9 +184,9 @@ async fn splice_reads_the_source_and_writes_the_sink() {
     let outbound = Channel::buffered(1);
     let d = stream::splice(inbound.clone(), outbound.clone());
     inbound.send(1).await.unwrap();
-    assert_eq!(bounded(d.recv()).await, Some(1));
+    assert_eq!(within(d.recv()).await, Some(1));
     d.send("x").await.unwrap();
-    assert_eq!(bounded(outbound.recv()).await, Some("x"));
+    assert_eq!(within(outbound.recv()).await, Some("x"));
     d.close();
     assert!(
         outbound.is_closed(),
@@ -223,7 +218,7 @@ async fn dropping_every_duplex_clone_closes_both_directions() {
         "nobody can read what the peer sends any more"
     );
     assert_eq!(
-        bounded(peer_rx.recv()).await,
+        within(peer_rx.recv()).await,
         None,
         "nobody can send to the peer any more"
     );
@@ -232,7 +227,7 @@ async fn dropping_every_duplex_clone_closes_both_directions() {
 #[tokio::test]
 async fn batch_emits_full_batches_and_the_rest_at_the_end() {
     let batches = stream::batch(stream::from_iter(0..10), 4, Duration::from_secs(60));
-    let all: Vec<Vec<i32>> = bounded(batches.collect()).await;
+    let all: Vec<Vec<i32>> = within(batches.collect()).await;
     assert_eq!(all, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
 }
 
@@ -243,7 +238,7 @@ async fn batch_emits_a_partial_batch_after_the_latency() {
     source.send(1).await.unwrap();
     source.send(2).await.unwrap();
     let start = tokio::time::Instant::now();
-    assert_eq!(bounded(batches.recv()).await, Some(vec![1, 2]));
+    assert_eq!(within(batches.recv()).await, Some(vec![1, 2]));
     assert!(start.elapsed() >= Duration::from_millis(50));
     assert!(start.elapsed() < Duration::from_millis(100));
 }
@@ -252,7 +247,7 @@ async fn batch_emits_a_partial_batch_after_the_latency() {
 async fn throttle_spaces_values_evenly() {
     let slow = stream::throttle(stream::from_iter(0..5), 100.0);
     let start = tokio::time::Instant::now();
-    let all: Vec<i32> = bounded(slow.collect()).await;
+    let all: Vec<i32> = within(slow.collect()).await;
     assert_eq!(all, [0, 1, 2, 3, 4]);
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(40), "{took:?}");
@@ -267,8 +262,8 @@ async fn periodically_ticks_and_stops_when_dropped() {
         counter.fetch_add(1, Ordering::SeqCst)
     });
     let start = tokio::time::Instant::now();
-    assert_eq!(bounded(ticks.recv()).await, Some(0));
-    assert_eq!(bounded(ticks.recv()).await, Some(1));
+    assert_eq!(within(ticks.recv()).await, Some(0));
+    assert_eq!(within(ticks.recv()).await, Some(1));
     assert!(start.elapsed() >= Duration::from_secs(2));
     drop(ticks);
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -291,20 +286,20 @@ async fn buffer_reads_ahead_up_to_its_capacity() {
     }
     let n = pulled.load(Ordering::SeqCst);
     assert!((8..=9).contains(&n), "read ahead {n}");
-    assert_eq!(bounded(ahead.recv()).await, Some(0));
+    assert_eq!(within(ahead.recv()).await, Some(0));
 }
 
 #[tokio::test]
 async fn zip_pairs_and_ends_with_the_shorter() {
     let pairs = stream::zip(stream::from_iter(0..3), futures::stream::iter(["a", "b"]));
-    let all: Vec<(i32, &str)> = bounded(pairs.collect()).await;
+    let all: Vec<(i32, &str)> = within(pairs.collect()).await;
     assert_eq!(all, [(0, "a"), (1, "b")]);
 }
 
 #[tokio::test]
 async fn flatten_emits_elements_in_order() {
     let flat = stream::flatten(stream::from_iter([vec![1], vec![], vec![2, 3]]));
-    let all: Vec<i32> = bounded(flat.collect()).await;
+    let all: Vec<i32> = within(flat.collect()).await;
     assert_eq!(all, [1, 2, 3]);
 }
 
@@ -314,8 +309,8 @@ async fn operators_carry_the_source_error_to_their_output() {
     let out = stream::buffer(source.clone(), 4);
     source.send(1).await.unwrap();
     source.close_with_error(aleph::Error::other("boom"));
-    assert_eq!(bounded(out.recv()).await, Some(1));
-    assert_eq!(bounded(out.recv()).await, None);
+    assert_eq!(within(out.recv()).await, Some(1));
+    assert_eq!(within(out.recv()).await, None);
     assert_eq!(out.error().unwrap().to_string(), "boom");
 }
 
@@ -324,7 +319,7 @@ async fn dropping_an_operator_output_closes_its_aleph_source() {
     let source = Channel::<u8>::buffered(4);
     let out = stream::buffer(source.clone(), 4);
     drop(out);
-    bounded(source.closed()).await;
+    within(source.closed()).await;
 }
 
 #[tokio::test]
@@ -365,25 +360,25 @@ async fn tokio_mpsc_bridges_both_ways() {
     let ours: stream::Receiver<u32> = rx.into();
     tx.send(1).await.unwrap();
     drop(tx);
-    assert_eq!(bounded(ours.recv()).await, Some(1));
-    assert_eq!(bounded(ours.recv()).await, None);
+    assert_eq!(within(ours.recv()).await, Some(1));
+    assert_eq!(within(ours.recv()).await, None);
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
     let ours: stream::Sender<u32> = tx.into();
     ours.send(2).await.unwrap();
     drop(ours);
-    assert_eq!(bounded(rx.recv()).await, Some(2));
-    assert_eq!(bounded(rx.recv()).await, None);
+    assert_eq!(within(rx.recv()).await, Some(2));
+    assert_eq!(within(rx.recv()).await, None);
 
     let (tx, rx) = tokio::sync::mpsc::channel::<u32>(4);
     let ours: stream::Sender<u32> = tx.into();
     drop(rx);
-    bounded(ours.closed()).await;
+    within(ours.closed()).await;
 
     let mut back = stream::into_mpsc(stream::from_iter([5, 6]), 2);
-    assert_eq!(bounded(back.recv()).await, Some(5));
-    assert_eq!(bounded(back.recv()).await, Some(6));
-    assert_eq!(bounded(back.recv()).await, None);
+    assert_eq!(within(back.recv()).await, Some(5));
+    assert_eq!(within(back.recv()).await, Some(6));
+    assert_eq!(within(back.recv()).await, None);
 }
 
 #[tokio::test]
@@ -392,16 +387,16 @@ async fn from_sink_closes_the_sink_at_the_end_and_reports_its_failure() {
     let ours = stream::from_sink(tx);
     for i in 0..10 {
         ours.send(i).await.unwrap();
-        assert_eq!(bounded(rx.next()).await, Some(i));
+        assert_eq!(within(rx.next()).await, Some(i));
     }
     drop(ours);
-    assert_eq!(bounded(rx.next()).await, None);
+    assert_eq!(within(rx.next()).await, None);
 
     let (tx, rx) = futures::channel::mpsc::channel::<u8>(1);
     drop(rx);
     let ours = stream::from_sink(tx);
     let _ = ours.send(1).await;
-    bounded(ours.closed()).await;
+    within(ours.closed()).await;
     assert!(ours.error().is_some(), "the sink's failure is reported");
 }
 
@@ -415,7 +410,7 @@ async fn blocking_iter_works_from_spawn_blocking() {
         ch.send(i).await.unwrap();
     }
     drop(ch);
-    let got = bounded(reader).await.unwrap();
+    let got = within(reader).await.unwrap();
     assert_eq!(got, (0..20).collect::<Vec<_>>());
 }
 
@@ -432,5 +427,5 @@ async fn channel_sink_sends_all_and_close_closes() {
         .await
         .unwrap();
     sink.close().await.unwrap();
-    assert_eq!(bounded(reader).await.unwrap(), (0..100).collect::<Vec<_>>());
+    assert_eq!(within(reader).await.unwrap(), (0..100).collect::<Vec<_>>());
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 use aleph::stream::{Channel, TrySendError};
 use futures::{FutureExt, SinkExt};
 
+// Nothing here waits, but the shared helpers are declared as in every test file.
+mod support;
+
 /// A ring-backed capacity and one above the ring's limit (a locked store).
 const CAPACITIES: [usize; 2] = [4, 70_000];
 

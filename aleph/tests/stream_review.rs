@@ -19,28 +19,14 @@ use std::time::{Duration, Instant};
 use aleph::stream::{Channel, TryRecvError, TrySendError};
 use futures::{poll, FutureExt, SinkExt, StreamExt};
 
-/// Bounds every wait: long enough for a loaded 2-core debug run.
-const LIMIT: Duration = Duration::from_secs(10);
+mod support;
+
+use support::{counter, within, LIMIT};
 
 /// The capacities worth testing: the locked rendezvous store, the
 /// single-slot ring, small rings, the largest ring and the locked large store.
 const CAPS: [usize; 6] = [0, 1, 2, 3, 65_536, 65_537];
 const RING_CAPS: [usize; 4] = [1, 2, 3, 65_536];
-
-#[track_caller]
-fn within<F: Future>(what: &'static str, fut: F) -> impl Future<Output = F::Output> {
-    let at = std::panic::Location::caller();
-    async move {
-        match tokio::time::timeout(LIMIT, fut).await {
-            Ok(v) => v,
-            Err(_) => panic!("{what} at {at}: still waiting after {LIMIT:?} (lost wake-up?)"),
-        }
-    }
-}
-
-fn counter() -> Arc<AtomicUsize> {
-    Arc::new(AtomicUsize::new(0))
-}
 
 fn bump(c: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
     let c = c.clone();
@@ -240,10 +226,10 @@ fn spinning_try_send_wakes_a_parked_receiver(multi: bool) {
         });
         runtime.block_on(async {
             for i in 0..N {
-                let v = within("recv against a spinning try_send", rx.recv()).await;
+                let v = within(rx.recv()).await;
                 assert_eq!(v, Some(i), "cap {cap}");
             }
-            assert_eq!(within("end", rx.recv()).await, None);
+            assert_eq!(within(rx.recv()).await, None);
         });
         producer.join().unwrap();
         assert!(rx.is_drained());
@@ -293,9 +279,7 @@ fn spinning_try_recv_wakes_a_parked_sender(multi: bool) {
         });
         runtime.block_on(async {
             for i in 0..N {
-                within("send against a spinning try_recv", ch.send(i))
-                    .await
-                    .unwrap();
+                within(ch.send(i)).await.unwrap();
             }
         });
         consumer.join().unwrap();
@@ -437,8 +421,8 @@ async fn both_sides_parking_on_a_tiny_ring_lose_no_wakeup() {
                     }
                 }
             });
-            within("producer", producer).await.unwrap();
-            assert_eq!(within("consumer", consumer).await.unwrap(), N);
+            within(producer).await.unwrap();
+            assert_eq!(within(consumer).await.unwrap(), N);
         }
     }
 }
@@ -532,7 +516,7 @@ async fn a_receiver_seeing_the_end_sees_drained_promptly() {
                     n += 1;
                 }
                 assert!(rx.is_drained());
-                within("drained after None", rx.drained()).await;
+                within(rx.drained()).await;
                 n
             });
             let rx2 = ch.receiver();
@@ -542,16 +526,16 @@ async fn a_receiver_seeing_the_end_sees_drained_promptly() {
                     n += 1;
                 }
                 assert!(rx2.is_drained());
-                within("drained after None", rx2.drained()).await;
+                within(rx2.drained()).await;
                 n
             });
             let tx = ch.sender();
             drop(ch);
             for i in 0..4 {
-                within("send", tx.send(i)).await.unwrap();
+                within(tx.send(i)).await.unwrap();
             }
             drop(tx);
-            let n = within("a", a).await.unwrap() + within("b", b).await.unwrap();
+            let n = within(a).await.unwrap() + within(b).await.unwrap();
             assert_eq!(n, 4, "cap {cap}");
         }
     }
@@ -571,8 +555,8 @@ async fn a_receiver_woken_then_closed_then_dropped_strands_nothing() {
         ch.try_send(7).unwrap(); // wakes `first` only
         ch.close();
         drop(first);
-        assert_eq!(within("second", &mut second).await, Some(7), "cap {cap}");
-        assert_eq!(within("end", ch.recv()).await, None, "cap {cap}");
+        assert_eq!(within(&mut second).await, Some(7), "cap {cap}");
+        assert_eq!(within(ch.recv()).await, None, "cap {cap}");
         assert!(ch.is_drained());
     }
 }
@@ -594,7 +578,7 @@ async fn a_sender_woken_then_closed_then_dropped_delivers_nothing() {
         assert_eq!(ch.try_recv(), Ok(0)); // wakes `first`
         ch.close();
         drop(first);
-        assert_eq!(within("second", &mut second).await.unwrap_err().0, 2_000);
+        assert_eq!(within(&mut second).await.unwrap_err().0, 2_000);
         let mut n = 1;
         while let Ok(v) = ch.try_recv() {
             assert!(v < cap as u64, "cap {cap}: {v} was not sent");
@@ -725,7 +709,7 @@ fn dropping_the_last_receiver_under_concurrent_sends_accounts_for_every_value() 
             runtime.block_on(async {
                 let want = 1 + round % 50;
                 for _ in 0..want {
-                    match within("recv", rx.recv()).await {
+                    match within(rx.recv()).await {
                         Some(v) => {
                             assert!(v.id % 1_000_000 < 10_000_000);
                             taken.fetch_add(1, Ordering::SeqCst);
@@ -833,10 +817,10 @@ async fn flaky_waiters_and_close(cap: usize, seed: u64) {
     }
     drop(ch);
     for p in producers {
-        within("producer", p).await.unwrap();
+        within(p).await.unwrap();
     }
     for t in tasks {
-        within("receiver", t).await.unwrap();
+        within(t).await.unwrap();
     }
     let mut got = got.lock().unwrap().clone();
     let mut sent = sent.lock().unwrap().clone();
@@ -971,7 +955,7 @@ fn woken_receivers_dropped_at_random_pass_their_wakeup_on() {
         }
         drop(tx);
         drop(ch);
-        runtime.block_on(async { within("steady", steady).await.unwrap() });
+        runtime.block_on(async { within(steady).await.unwrap() });
     }
 }
 
@@ -1154,14 +1138,14 @@ async fn close_wakes_every_waiter_of_both_kinds() {
         };
         tokio::time::sleep(Duration::from_millis(5)).await;
         ch.close();
-        let (ra, rb) = (within("a", a).await.unwrap(), within("b", b).await.unwrap());
-        let rc = within("c", c).await.unwrap();
+        let (ra, rb) = (within(a).await.unwrap(), within(b).await.unwrap());
+        let rc = within(c).await.unwrap();
         // With a buffer the receivers took nothing or buffered values; the
         // parked sender either got in before the close or got its value back.
         let mut seen = Vec::new();
         seen.extend(ra);
         seen.extend(rb);
-        while let Some(v) = within("rest", ch.recv()).await {
+        while let Some(v) = within(ch.recv()).await {
             seen.push(v);
         }
         if rc.is_ok() {

@@ -352,6 +352,84 @@ async fn sends_to_a_peer_that_never_reads_wait_instead_of_buffering_without_boun
     within(server.close()).await;
 }
 
+#[tokio::test]
+async fn read_ahead_set_per_server_and_per_client_bounds_every_chunk() {
+    let small = Buffers {
+        read_ahead: 4096,
+        write_low_water: 2048,
+        write_high_water: 4096,
+    };
+    // An echo that fails its connection on a chunk over the server's bound.
+    let server = tcp::start_server(
+        |conn: Conn, _info| async move {
+            while let Some(chunk) = conn.recv().await {
+                if chunk.len() > 4096 {
+                    return Err(aleph::Error::other(format!("a {} byte chunk", chunk.len())));
+                }
+                conn.send(chunk).await?;
+            }
+            conn.close();
+            Ok(())
+        },
+        TcpServerOptions {
+            buffers: small,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let conn = within(tcp::client(TcpClientOptions {
+        buffers: small,
+        ..TcpClientOptions::new("127.0.0.1", server.port())
+    }))
+    .await
+    .unwrap();
+    let data = pattern(1 << 20, 11);
+    let sending = send_all(&conn, data.clone(), 64 * 1024);
+    let mut echoed = Vec::with_capacity(data.len());
+    while let Some(chunk) = within(conn.recv()).await {
+        assert!(chunk.len() <= 4096, "a chunk of {} bytes", chunk.len());
+        echoed.extend_from_slice(&chunk);
+    }
+    within(sending).await.unwrap();
+    assert!(conn.error().is_none(), "{:?}", conn.error());
+    assert!(echoed == data, "the echo differs from what was sent");
+    within(server.close()).await;
+}
+
+// ---- limits --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn at_max_connections_the_next_client_waits_until_one_ends() {
+    let server = echo_server(TcpServerOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let first = connect(server.port()).await;
+    first.send(Bytes::from("one")).await.unwrap();
+    assert_eq!(within(first.recv()).await.unwrap(), "one");
+
+    // The kernel completes the second connect (the backlog), but the server
+    // does not take it while the first is open: no echo comes.
+    let second = connect(server.port()).await;
+    second.send(Bytes::from("two")).await.unwrap();
+    assert!(
+        support::at_most(support::SHORT * 4, second.recv())
+            .await
+            .is_none(),
+        "a connection over the cap was served"
+    );
+    assert_eq!(server.connections(), 1);
+
+    first.close();
+    assert_eq!(within(first.recv()).await, None); // the echo closed its side
+    drop(first);
+    assert_eq!(within(second.recv()).await.unwrap(), "two");
+    drop(second);
+    within(server.close()).await;
+}
+
 // ---- lifecycle ----------------------------------------------------------------------
 
 /// A handler that echoes, except that a message "panic" panics and "fail"

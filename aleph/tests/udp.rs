@@ -670,3 +670,37 @@ async fn a_running_socket_joins_and_leaves_a_multicast_group() {
         "nothing arrives once the group is left"
     );
 }
+
+#[tokio::test]
+async fn a_failed_send_through_the_duplex_is_counted_and_the_socket_keeps_working() {
+    let peer = bound(on(LOCALHOST)).await;
+    let to = peer.local_addr();
+    let duplex = bound(on(LOCALHOST)).await.into_duplex();
+    // Too large for UDP: the socket's task fails it, logs it and goes on.
+    within(duplex.send(Packet::new(to, vec![0u8; 70_000])))
+        .await
+        .expect("the duplex queues it");
+    within(duplex.send(Packet::new(to, "after")))
+        .await
+        .expect("the duplex still takes packets");
+    assert_eq!(next(&peer).await.message, "after");
+}
+
+#[tokio::test]
+async fn without_reuse_address_a_port_clash_is_an_io_error_naming_the_address() {
+    let first = bound(UdpOptions {
+        reuse_address: false,
+        ..on(LOCALHOST)
+    })
+    .await;
+    let port = first.local_addr().port();
+    let err = within(udp::socket(UdpOptions {
+        port,
+        reuse_address: false,
+        ..on(LOCALHOST)
+    }))
+    .await
+    .expect_err("the port is taken");
+    assert!(err.is_io(), "{err:?}");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+}

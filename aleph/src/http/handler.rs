@@ -110,6 +110,12 @@ pub mod markers {
 
     /// A handler with its kind erased, as the server calls it.
     pub struct Erased(pub(crate) super::BoxHandler);
+
+    impl std::fmt::Debug for Erased {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Erased")
+        }
+    }
 }
 
 use markers::{Async, Plain, Tower};

@@ -96,7 +96,9 @@ where
         listener,
         tls: options.tls,
         handshake_timeout: options.handshake_timeout,
-        limit: options.max_connections.map(|n| Arc::new(Semaphore::new(n))),
+        limit: options
+            .max_connections
+            .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
         serve_one: Arc::new(serve_one),
     };
     Ok(Server::start(parts, move |stop, connections| {
@@ -145,11 +147,20 @@ where
                     let tls = self.tls.clone();
                     let timeout = self.handshake_timeout;
                     let serve_one = self.serve_one.clone();
-                    let draining = stop.clone();
+                    let stop = stop.clone();
                     connections.spawn(async move {
                         let _permit = permit;
-                        if let Some((stream, info)) = establish(socket, info, tls, timeout).await {
-                            serve_one(stream, info, draining).await;
+                        // A handshake is not yet a connection to wait for: a
+                        // server that stops abandons those under way.
+                        let established = tokio::select! {
+                            biased;
+                            established = establish(socket, info, tls, timeout) => established,
+                            () = stop.fired() => None,
+                        };
+                        if let Some((stream, info)) = established {
+                            // From here on the signal tells the protocol
+                            // that the server is draining.
+                            serve_one(stream, info, stop).await;
                         }
                     });
                 }

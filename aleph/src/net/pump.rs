@@ -23,31 +23,73 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::Buffers;
+use super::{Buffers, ConnectionInfo, RawStream, Socket};
 use crate::stream::{Channel, Duplex, Receiver, Sender, TryRecvError};
 use crate::{Error, ErrorKind};
 
+/// A boxed future of nothing, as the tasks here run them.
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The duplex of bytes of an established connection (plain, TLS, Unix) and
+/// the future that serves it: how a protocol whose messages are bytes (TCP,
+/// a WebSocket after its upgrade) hands a connection to its user.
+pub(crate) fn duplex_of(
+    stream: RawStream,
+    info: &ConnectionInfo,
+    buffers: Buffers,
+) -> (Duplex<Bytes, Bytes>, BoxFuture) {
+    let peer = Peer {
+        kind: if info.tls.is_some() { "tls" } else { "tcp" },
+        remote: info.remote_addr,
+        local: info.local_addr,
+        name: info.peer_name().into(),
+    };
+    fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
+        pumps: Pumps<F>,
+    ) -> (Duplex<Bytes, Bytes>, BoxFuture) {
+        (pumps.duplex, Box::pin(pumps.run))
+    }
+    match stream {
+        RawStream::Plain(Socket::Tcp(tcp)) => {
+            let (r, w) = tcp.into_split();
+            boxed(pumps(r, w, peer, buffers))
+        }
+        RawStream::Plain(Socket::Unix(unix)) => {
+            let (r, w) = unix.into_split();
+            let peer = Peer {
+                kind: "unix",
+                ..peer
+            };
+            boxed(pumps(r, w, peer, buffers))
+        }
+        other => {
+            let (r, w) = tokio::io::split(other);
+            boxed(pumps(r, w, peer, buffers))
+        }
+    }
+}
+
 /// Where a connection's stream says it comes from.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Peer {
-    pub(crate) kind: &'static str,
-    pub(crate) remote: Option<SocketAddr>,
-    pub(crate) local: Option<SocketAddr>,
+struct Peer {
+    kind: &'static str,
+    remote: Option<SocketAddr>,
+    local: Option<SocketAddr>,
     /// How the peer is named in errors and logs ("127.0.0.1:4000", a socket path).
-    pub(crate) name: Arc<str>,
+    name: Arc<str>,
 }
 
 /// A connection as a duplex, and the future that moves its bytes.
-pub(crate) struct Pumps<F> {
-    pub(crate) duplex: Duplex<Bytes, Bytes>,
+struct Pumps<F> {
+    duplex: Duplex<Bytes, Bytes>,
     /// Reads and writes until both directions are done with the socket. One
     /// future for both, so a connection costs one task, not two.
-    pub(crate) run: F,
+    run: F,
 }
 
 /// Turns `reader` and `writer` (the two halves of one connection) into a
 /// duplex and the future that serves it.
-pub(crate) fn pumps<R, W>(
+fn pumps<R, W>(
     reader: R,
     writer: W,
     peer: Peer,
@@ -135,17 +177,10 @@ where
             ReadEvent::Gone => return,
             ReadEvent::Read(Ok(0)) => {
                 // The peer's end: what is held still goes to the consumer first.
-                let rest = waiting
-                    .take()
-                    .into_iter()
-                    .chain(Some(more.split().freeze()));
-                for chunk in rest.filter(|chunk| !chunk.is_empty()) {
-                    if inbound.send(chunk).await.is_err() {
-                        return;
-                    }
+                if hand_over_the_rest(&inbound, waiting.take(), &mut more).await {
+                    guard.disarm();
+                    inbound.close();
                 }
-                guard.disarm();
-                inbound.close();
                 return;
             }
             ReadEvent::Read(Ok(n)) => {
@@ -156,17 +191,41 @@ where
                         Err(crate::stream::TrySendError::Closed(_)) => return,
                     }
                 } else {
+                    if more.is_empty() {
+                        // At most what may still be held: growing by
+                        // doubling would allocate up to twice that.
+                        more.reserve(room);
+                    }
                     more.extend_from_slice(&scratch[..n]);
                 }
             }
             ReadEvent::Read(Err(error)) => {
                 tracing::debug!(%peer, %error, "read failed");
-                inbound
-                    .close_with_error(Error::from_io(error, format!("reading from {peer} failed")));
+                // What arrived before the failure is delivered, then the error.
+                if hand_over_the_rest(&inbound, waiting.take(), &mut more).await {
+                    guard.disarm();
+                    let error = Error::from_io(error, format!("reading from {peer} failed"));
+                    inbound.close_with_error(error);
+                }
                 return;
             }
         }
     }
+}
+
+/// Sends what the reader still holds; false if nobody takes it any more.
+async fn hand_over_the_rest(
+    inbound: &Sender<Bytes>,
+    waiting: Option<Bytes>,
+    more: &mut BytesMut,
+) -> bool {
+    let rest = waiting.into_iter().chain(Some(more.split().freeze()));
+    for chunk in rest.filter(|chunk| !chunk.is_empty()) {
+        if inbound.send(chunk).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// The most chunks one vectored write hands the socket.
@@ -213,13 +272,13 @@ impl Queue {
         if self.chunks.len() == 1 || !writer.is_write_vectored() {
             return writer.write(&self.chunks[0]).await;
         }
-        let slices: Vec<IoSlice<'_>> = self
-            .chunks
-            .iter()
-            .take(MAX_SLICES)
-            .map(|chunk| IoSlice::new(chunk))
-            .collect();
-        writer.write_vectored(&slices).await
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut n = 0;
+        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        writer.write_vectored(&slices[..n]).await
     }
 }
 
@@ -355,5 +414,31 @@ impl CloseWithError for Sender<Bytes> {
 impl CloseWithError for Receiver<Bytes> {
     fn close_with(&self, error: Error) {
         self.close_with_error(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+    use bytes::Bytes;
+
+    #[test]
+    fn advancing_the_write_queue_drops_whole_chunks_and_cuts_partial_ones() {
+        let mut queue = Queue::default();
+        for chunk in ["abc", "", "defg", "h"] {
+            queue.push(Bytes::from(chunk));
+        }
+        assert_eq!((queue.chunks.len(), queue.bytes), (3, 8)); // empty chunks are not queued
+        queue.advance(2);
+        assert_eq!(queue.chunks[0], "c");
+        queue.advance(3); // "c" and "de"
+        assert_eq!(
+            queue.chunks.iter().cloned().collect::<Vec<_>>(),
+            ["fg", "h"]
+        );
+        assert_eq!(queue.bytes, 3);
+        queue.advance(3);
+        assert!(queue.chunks.is_empty());
+        assert_eq!(queue.bytes, 0);
     }
 }

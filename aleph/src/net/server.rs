@@ -225,7 +225,9 @@ impl Server {
     /// socket's file removed), then waits for open connections to end on their
     /// own, for at most the shutdown timeout of the server's options; those
     /// still open then are closed. Calling it again, or from several clones,
-    /// waits for the same shutdown.
+    /// waits for the same shutdown. A handler that stops its own server
+    /// should spawn the `close` rather than await it: its own connection is
+    /// one of those `close` waits for, so it would wait out the timeout.
     ///
     /// # Cancel safety
     ///
@@ -344,6 +346,8 @@ impl Connections {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        // Reading the shared token from every connection's task would
+        // contend on one lock: the Signal's flag is read instead.
         let cut = self.cut.clone();
         self.tracker.spawn(async move {
             let fired = cut.fired();

@@ -1067,3 +1067,33 @@ impl<T> Drop for EventFuture<'_, T> {
         self.shared.cancel_event(self.drained, &mut self.key);
     }
 }
+
+// Futures say which channel they wait on (its description) and whether they
+// are parked; the value a send carries is left out (`T` may not be `Debug`).
+impl<T> std::fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("channel", &self.shared.describe())
+            .field("parked", &self.waiter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("channel", &self.shared.describe())
+            .field("parked", &self.waiter.is_some())
+            .finish()
+    }
+}
+
+impl<T> std::fmt::Debug for EventFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventFuture")
+            .field("channel", &self.shared.describe())
+            .field("drained", &self.drained)
+            .field("parked", &self.key.is_some())
+            .finish()
+    }
+}

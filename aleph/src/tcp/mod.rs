@@ -56,8 +56,8 @@ use bytes::Bytes;
 
 use crate::net::connector::{self, ConnectorOptions};
 use crate::net::listener::{self, ListenerOptions, StreamOptions};
-use crate::net::pump::{self, Peer};
-use crate::net::{run_handler, Buffers, HandlerOutput, Server, Socket};
+use crate::net::pump;
+use crate::net::{run_handler, HandlerOutput, Server};
 use crate::stream::Duplex;
 use crate::Result;
 
@@ -65,9 +65,6 @@ mod options;
 
 pub use crate::net::{ConnectionInfo, RawStream};
 pub use options::{TcpClientOptions, TcpServerOptions};
-
-/// A boxed future of nothing, as the tasks here run them.
-type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Starts a server that calls `handler` with each connection as a duplex
 /// byte stream and its [`ConnectionInfo`].
@@ -80,12 +77,17 @@ type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 ///
 /// # Errors
 ///
-/// [`Io`](ErrorKind::Io) when the socket cannot be bound (address in use, no
+/// [`Io`](crate::ErrorKind::Io) when the socket cannot be bound (address in use, no
 /// permission), naming the address.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
 ///
 /// # Examples
 ///
@@ -125,7 +127,7 @@ where
 {
     let buffers = options.buffers;
     listener::serve(listener_options(options), move |socket, info| {
-        let (duplex, pumps) = into_pumps(socket, &info, buffers);
+        let (duplex, pumps) = pump::duplex_of(socket, &info, buffers);
         let outcome = run_handler(&handler, duplex.clone(), info.clone());
         async move {
             let handled = async move {
@@ -154,6 +156,11 @@ where
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: the server is bound and started in the future's first poll,
+/// which also completes it; a future dropped before that starts nothing.
 ///
 /// # Examples
 ///
@@ -226,58 +233,27 @@ fn listener_options(options: TcpServerOptions) -> ListenerOptions {
     }
 }
 
-/// The duplex of an established connection and the future that serves it.
-fn into_pumps(
-    stream: RawStream,
-    info: &ConnectionInfo,
-    buffers: Buffers,
-) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-    let peer = Peer {
-        kind: if info.tls.is_some() { "tls" } else { "tcp" },
-        remote: info.remote_addr,
-        local: info.local_addr,
-        name: info.peer_name().into(),
-    };
-    fn boxed<F: std::future::Future<Output = ()> + Send + 'static>(
-        pumps: pump::Pumps<F>,
-    ) -> (Duplex<Bytes, Bytes>, BoxFuture) {
-        (pumps.duplex, Box::pin(pumps.run))
-    }
-    match stream {
-        RawStream::Plain(Socket::Tcp(tcp)) => {
-            let (r, w) = tcp.into_split();
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-        RawStream::Plain(Socket::Unix(unix)) => {
-            let (r, w) = unix.into_split();
-            let peer = Peer {
-                kind: "unix",
-                ..peer
-            };
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-        other => {
-            let (r, w) = tokio::io::split(other);
-            boxed(pump::pumps(r, w, peer, buffers))
-        }
-    }
-}
-
 /// Connects to a server and yields the connection as a duplex byte stream,
 /// once the TLS handshake (if any) is done.
 ///
 /// # Errors
 ///
-/// Distinct kinds for what failed: [`Dns`](ErrorKind::Dns) when the host
-/// cannot be resolved, [`Connect`](ErrorKind::Connect) when the connection is
-/// refused or unreachable, [`Timeout`](ErrorKind::Timeout) when
-/// `connect_timeout` passes, [`Tls`](ErrorKind::Tls) when the handshake fails
+/// Distinct kinds for what failed: [`Dns`](crate::ErrorKind::Dns) when the host
+/// cannot be resolved, [`Connect`](crate::ErrorKind::Connect) when the connection is
+/// refused or unreachable, [`Timeout`](crate::ErrorKind::Timeout) when
+/// `connect_timeout` passes, [`Tls`](crate::ErrorKind::Tls) when the handshake fails
 /// (an untrusted certificate, a host name mismatch). Each message names the
 /// host and the reason.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
 ///
 /// # Examples
 ///
@@ -313,7 +289,7 @@ fn into_pumps(
 pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
     let buffers = options.buffers;
     let (stream, info) = client_raw(options).await?;
-    let (duplex, pumps) = into_pumps(stream, &info, buffers);
+    let (duplex, pumps) = pump::duplex_of(stream, &info, buffers);
     tokio::spawn(pumps);
     Ok(duplex)
 }
@@ -328,6 +304,12 @@ pub async fn client(options: TcpClientOptions) -> Result<Duplex<Bytes, Bytes>> {
 /// # Panics
 ///
 /// Outside a tokio runtime.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future gives up the connect at whichever step
+/// it is (resolving, connecting, the TLS handshake); a socket already opened
+/// is closed and no task is left behind.
 ///
 /// # Examples
 ///

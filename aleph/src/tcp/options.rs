@@ -59,8 +59,9 @@ pub struct TcpServerOptions {
     /// The listen backlog. Default: 1024.
     pub backlog: u32,
     /// At most this many connections open at once; while at the cap the
-    /// server accepts nothing, and new clients wait in the backlog. Default:
-    /// none (no cap).
+    /// server accepts nothing, and new clients wait in the backlog. A TLS
+    /// connection counts from its accept, handshake included. At least 1 is
+    /// used. Default: none (no cap).
     pub max_connections: Option<usize>,
     /// The bytes each connection holds each way. Default:
     /// [`Buffers::default()`] (64 KiB read ahead, write water marks 32 / 64 KiB).
