@@ -1,113 +1,144 @@
 //! The `aleph` command: demo servers and netcat-like clients built on the aleph library.
 
+mod args;
 mod demo;
+mod logging;
+mod output;
+mod signals;
 mod tcp;
 mod udp;
 
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
 /// What `aleph --help` prints above the usage line.
-const ABOUT: &str = "asynchronous communication: demo servers and netcat-like clients for \
-TCP, UDP, HTTP and WebSocket";
+const ABOUT: &str = "asynchronous networking from the command line: demo servers and \
+netcat-like TCP and UDP clients (HTTP, WebSocket and DNS are coming)";
 
-/// What `aleph --help` prints below the options: which subcommands exist today.
-const AFTER_HELP: &str = "Try: `aleph demo`, then `aleph tcp 127.0.0.1:10001` or `aleph udp \
-127.0.0.1:10002` in another terminal. HTTP and WebSocket arrive with the library support behind each.";
+/// What `aleph --help` prints below the options.
+const AFTER_HELP: &str = "\
+Examples:
+  aleph demo                          TCP and UDP echo servers on 127.0.0.1:10001 and :10002
+  aleph tcp 127.0.0.1:10001           type lines, get them back
+  aleph udp 127.0.0.1:10002           the same, one datagram per line
+  aleph tcp --tls example.com:443     TLS, verified against the system's roots
+
+Coming: `aleph http` (HTTP/1.1 and HTTP/2 client and server), `aleph ws` (WebSocket) and
+`aleph dns`, each with the library support behind it.
+
+Logging goes to stderr: warnings by default, -v for info, -vv for debug, -vvv for trace,
+-q for errors only. RUST_LOG, when set, decides instead (for example RUST_LOG=aleph=debug).
+
+Exit status:
+  0    success; also when the reader of the output went away (a closed pipe)
+  1    a runtime failure, told in one line on stderr
+  2    a usage error (bad arguments), told by the usage message
+  130  `aleph demo` stopped at once by a second SIGINT during its graceful shutdown
+  143  the same for a second SIGTERM";
 
 #[derive(Debug, Parser)]
 #[command(name = "aleph", version, about = ABOUT, after_help = AFTER_HELP)]
 struct Cli {
+    /// More log output on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(
+        short,
+        long,
+        action = ArgAction::Count,
+        global = true,
+        conflicts_with = "quiet",
+        display_order = 100
+    )]
+    verbose: u8,
+    /// Less log output on stderr: errors only.
+    #[arg(short, long, global = true, display_order = 100)]
+    quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start the demo servers on loopback and print where each listens (Ctrl-C stops them).
+    /// Start the demo servers (TCP or TLS echo, UDP echo) and print where each listens;
+    /// SIGINT (Ctrl-C) or SIGTERM stops them gracefully.
+    #[command(after_help = demo::EXAMPLES)]
     Demo(demo::DemoArgs),
     /// Connect to a TCP (or TLS, or Unix socket) server: stdin goes to the socket, the
     /// socket to stdout. At the end of stdin the sending side is closed and output
     /// continues until the peer closes.
+    #[command(after_help = tcp::EXAMPLES)]
     Tcp(tcp::TcpArgs),
-    /// Send each line of stdin as a UDP datagram to HOST:PORT and print every
-    /// datagram that comes back; after the end of stdin, wait --wait seconds
-    /// for the last replies.
+    /// Send each line of stdin as a UDP datagram to HOST:PORT and print the datagrams
+    /// that come back; after the end of stdin, wait --wait seconds for the last replies.
+    #[command(after_help = udp::EXAMPLES)]
     Udp(udp::UdpArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return usage_error(err),
+    // Usage errors are clap's own full message on stderr and exit status 2;
+    // --help and --version go to stdout with 0. Neither panics on a closed pipe.
+    let cli = Cli::parse();
+    logging::init(if cli.quiet {
+        -1
+    } else {
+        i8::try_from(cli.verbose).unwrap_or(i8::MAX)
+    });
+    let Some(command) = cli.command else {
+        output::help(&Cli::command().render_help().to_string());
+        return ExitCode::SUCCESS;
     };
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let outcome = match command {
+        Command::Demo(args) => runtime.block_on(demo::run(args)),
+        Command::Tcp(args) => runtime.block_on(tcp::run(args)),
+        Command::Udp(args) => runtime.block_on(udp::run(args)),
+    };
+    // Reading stdin happens on a blocking thread that cannot be interrupted,
+    // and a forced stop leaves connections behind: do not wait for either.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(code) => code,
         Err(err) => {
-            eprintln!("aleph: {}", chain(&*err));
+            output::failure(&*err);
             ExitCode::FAILURE
         }
     }
 }
 
-/// An error and its causes on one line: "what failed: why: why deeper". A
-/// cause whose text the line already holds is not repeated.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
+/// The tokio runtime, or `None` once the reason it cannot start is told.
+/// Out of file descriptors, tokio reports some steps as errors and panics in
+/// others (its signal pipe): both are one line on stderr, never a panic
+/// message, and the line is written by the panic hook itself, so that it is
+/// there even in a build that aborts on panic.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    let tell = |reason: &str| output::note(&format!("cannot start the async runtime: {reason}"));
+    let hook = std::panic::take_hook();
+    // Only this thread runs code of ours yet: no other panic meets this hook.
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        tell(
+            payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("tokio panicked"),
+        );
+    }));
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    });
+    std::panic::set_hook(hook);
+    match built {
+        Ok(Ok(runtime)) => Some(runtime),
+        Ok(Err(err)) => {
+            tell(&err.to_string());
+            None
         }
-        source = cause.source();
-    }
-    line
-}
-
-/// Prints `--help` / `--version` output as clap does (stdout, exit 0) and turns any
-/// other parse failure into one line on stderr with exit status 2, the usage-error
-/// convention clap and most Unix tools follow.
-fn usage_error(err: clap::Error) -> ExitCode {
-    match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
-        _ => {
-            let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("aleph: {message} (see 'aleph --help')");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Runs the parsed command; an `Err` becomes one line on stderr and exit status 1.
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(command) = cli.command else {
-        Cli::command().print_help()?;
-        return Ok(());
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    match command {
-        Command::Demo(args) => runtime.block_on(demo::run(args)),
-        Command::Udp(args) => {
-            let outcome = runtime.block_on(udp::run(args));
-            runtime.shutdown_background();
-            outcome
-        }
-        Command::Tcp(args) => {
-            let outcome = runtime.block_on(tcp::run(args));
-            // Reading stdin happens on a blocking thread that cannot be
-            // interrupted; do not wait for it when the connection is over.
-            runtime.shutdown_background();
-            outcome
-        }
+        // Told by the hook.
+        Err(_) => None,
     }
 }

@@ -1,37 +1,29 @@
-//! Runs the built `aleph` binary the way a user would.
+//! Runs the built `aleph` binary the way a user would: help, version and
+//! usage errors.
 
-use std::process::{Command, Output};
+mod support;
 
-fn aleph(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aleph"))
-        .args(args)
-        .output()
-        .expect("the aleph binary runs")
-}
+use support::{run_aleph, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-#[test]
-fn help_prints_usage_and_exits_zero() {
-    let out = aleph(&["--help"]);
+#[tokio::test]
+async fn help_prints_usage_and_exits_zero() {
+    let out = run_aleph(&["--help"], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Usage"), "stdout: {stdout}");
     assert!(stdout.contains("WebSocket"), "stdout: {stdout}");
 }
 
-#[test]
-fn no_arguments_prints_help_and_exits_zero() {
-    let out = aleph(&[]);
+#[tokio::test]
+async fn no_arguments_prints_help_and_exits_zero() {
+    let out = run_aleph(&[], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     assert!(text(&out.stdout).contains("Usage"));
 }
 
-#[test]
-fn version_prints_the_crate_version() {
-    let out = aleph(&["--version"]);
+#[tokio::test]
+async fn version_prints_the_crate_version() {
+    let out = run_aleph(&["--version"], b"").await;
     assert!(out.status.success(), "status: {:?}", out.status);
     assert_eq!(
         text(&out.stdout).trim(),
@@ -39,19 +31,75 @@ fn version_prints_the_crate_version() {
     );
 }
 
-#[test]
-fn unknown_flag_fails_and_names_the_flag() {
-    let out = aleph(&["--no-such-flag"]);
-    assert!(!out.status.success(), "status: {:?}", out.status);
+#[tokio::test]
+async fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
+    let out = run_aleph(&["--help"], b"").await;
+    let help = text(&out.stdout);
+    for expected in [
+        "HTTP, WebSocket and DNS are coming",
+        "Exit status:",
+        "  2    a usage error",
+        "  1    a runtime failure",
+        "130",
+        "143",
+        "RUST_LOG",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(help.contains(expected), "{expected:?} missing from {help}");
+    }
+}
+
+#[tokio::test]
+async fn every_subcommand_help_shows_an_example() {
+    for sub in ["demo", "tcp", "udp"] {
+        let out = run_aleph(&[sub, "--help"], b"").await;
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        let examples = help
+            .split_once("Examples:")
+            .unwrap_or_else(|| panic!("`aleph {sub} --help` has no examples: {help}"))
+            .1;
+        assert!(
+            examples.contains(&format!("aleph {sub}")),
+            "{sub}: {examples}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_flag_fails_and_names_the_flag() {
+    let out = run_aleph(&["--no-such-flag"], b"").await;
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--no-such-flag"), "stderr: {stderr}");
 }
 
-#[test]
-fn unknown_argument_error_is_one_line() {
-    let out = aleph(&["no-such-command"]);
+#[tokio::test]
+async fn a_missing_argument_is_named_with_clap_s_full_message() {
+    let out = run_aleph(&["tcp"], b"").await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
-    assert!(stderr.contains("no-such-command"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("the following required arguments were not provided")
+            && stderr.contains("<HOST:PORT>")
+            && stderr.contains("Usage: aleph tcp"),
+        "stderr: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_mistyped_subcommand_gets_clap_s_suggestion() {
+    let out = run_aleph(&["tcpp", "127.0.0.1:9"], b"").await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("'tcp'"), "stderr: {stderr}");
+}
+
+#[tokio::test]
+async fn a_value_that_looks_like_a_flag_gets_clap_s_tip() {
+    let out = run_aleph(&["tcp", "-x"], b"").await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("'-- -x'"), "stderr: {stderr}");
 }

@@ -3,62 +3,15 @@
 //! a Python client and stopping on SIGINT; errors as one line and a non-zero
 //! exit. Peers come from `scripts/install-test-peers.sh`.
 
-#[path = "../../aleph/tests/support/peers.rs"]
-mod peers;
+mod support;
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
-
-/// Bounds every wait: CI runs debug builds on 2 cores.
-const LIMIT: Duration = Duration::from_secs(10);
-
-#[track_caller]
-fn within<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    let caller = std::panic::Location::caller();
-    async move {
-        match tokio::time::timeout(LIMIT, future).await {
-            Ok(out) => out,
-            Err(_) => panic!("the wait at {caller} took longer than {LIMIT:?}"),
-        }
-    }
-}
-
-fn aleph(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aleph"));
-    command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-/// Runs `aleph args` with `input` on stdin (written while stdout is read, so
-/// an echo of any size cannot deadlock) and waits for it to exit.
-async fn run_aleph(args: &[&str], input: &[u8]) -> Output {
-    let mut child = aleph(args).spawn().expect("the aleph binary starts");
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input = input.to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-        // Dropping stdin is the end of input.
-    });
-    let output = within(child.wait_with_output()).await.expect("aleph runs");
-    within(writer).await.unwrap();
-    output
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{peers, run_aleph, text, within, Demo, Out};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 
 /// Lines of text, `lines` of them.
 fn lines(lines: usize) -> Vec<u8> {
@@ -66,61 +19,6 @@ fn lines(lines: usize) -> Vec<u8> {
         .map(|i| format!("{i:06} piped through aleph tcp and back\n"))
         .collect::<String>()
         .into_bytes()
-}
-
-/// Sends SIGINT, as Ctrl-C does, through the shell's `kill` builtin.
-fn interrupt(child: &Child) {
-    let pid = child.id().expect("the child is running");
-    let status = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -INT {pid}")])
-        .status()
-        .expect("sh runs");
-    assert!(status.success(), "kill -INT {pid}: {status}");
-}
-
-/// A running `aleph demo` and the address its TCP echo listens on.
-struct Demo {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    addr: SocketAddr,
-}
-
-impl Demo {
-    /// Starts `aleph demo --tcp-port 0 extra...` and reads the address it prints.
-    async fn start(extra: &[&str]) -> Demo {
-        let mut args = vec!["demo", "--tcp-port", "0", "--udp-port", "0"];
-        args.extend_from_slice(extra);
-        let mut child = aleph(&args).spawn().expect("the aleph binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut first = String::new();
-        within(stdout.read_line(&mut first)).await.unwrap();
-        let addr = first
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .and_then(|addr| addr.parse::<SocketAddr>().ok())
-            .unwrap_or_else(|| panic!("no address in the demo's first line {first:?}"));
-        assert_eq!(
-            addr.ip().to_string(),
-            "127.0.0.1",
-            "the demo listens on loopback"
-        );
-        assert_ne!(addr.port(), 0, "the printed address shows the port chosen");
-        Demo {
-            child,
-            stdout,
-            addr,
-        }
-    }
-
-    /// Sends SIGINT and returns the exit status and the rest of stdout.
-    async fn interrupt(mut self) -> (std::process::ExitStatus, String) {
-        interrupt(&self.child);
-        let status = within(self.child.wait()).await.unwrap();
-        let mut rest = String::new();
-        within(self.stdout.read_to_string(&mut rest)).await.unwrap();
-        (status, rest)
-    }
 }
 
 // ---- aleph tcp ----------------------------------------------------------------------
@@ -152,7 +50,7 @@ async fn aleph_tcp_over_a_unix_socket_to_an_aleph_echo_server() {
     let path = dir.join("echo.sock");
     let server = tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             unix: Some(path.clone()),
@@ -183,15 +81,79 @@ async fn aleph_tcp_to_a_refused_port_fails_with_one_line_on_stderr() {
     let port = peers::free_port();
     let target = format!("127.0.0.1:{port}");
     let out = run_aleph(&["tcp", &target], b"").await;
-    assert!(!out.status.success(), "status {}", out.status);
-    let stderr = text(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
-    assert!(stderr.starts_with("aleph: "), "{stderr:?}");
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
+    let line = support::one_line(&out.stderr);
     assert!(
-        stderr.contains(&target) && stderr.contains("refused"),
-        "{stderr:?}"
+        line.starts_with(&format!(
+            "aleph: connect to {target} failed: Connection refused"
+        )),
+        "{line}"
     );
+    assert_eq!(line.matches("refused").count(), 1, "{line}");
     assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn aleph_tcp_connect_timeout_takes_fractions_and_cuts_a_connect_short() {
+    // A listener whose accept queue is full: the kernel drops further SYNs,
+    // so a connect to it neither succeeds nor fails until the client gives up.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let _queued: Vec<_> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)).ok()
+        })
+        .collect();
+    let target = addr.to_string();
+    let out = run_aleph(&["tcp", "--connect-timeout", "0.5", &target], b"").await;
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
+    let line = support::one_line(&out.stderr);
+    assert!(
+        line.contains(&format!("connect to {target} timed out after 500ms")),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn aleph_tcp_connect_timeout_bounds_the_tls_handshake_too() {
+    // Connections complete in the kernel's queue, but nobody ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = silent.local_addr().unwrap().to_string();
+    let out = run_aleph(
+        &[
+            "tcp",
+            "--tls",
+            "--insecure",
+            "--connect-timeout",
+            "0.25",
+            &target,
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
+    let line = support::one_line(&out.stderr);
+    assert!(
+        line.contains(&format!(
+            "TLS handshake with {target} timed out after 250ms"
+        )),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn aleph_tcp_connect_timeout_of_zero_or_words_is_a_usage_error() {
+    for bad in ["0", "-1", "soon"] {
+        let out = run_aleph(&["tcp", "--connect-timeout", bad, "127.0.0.1:9"], b"").await;
+        assert_eq!(out.status.code(), Some(2), "{bad}: status {}", out.status);
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("--connect-timeout"), "{stderr}");
+    }
 }
 
 #[tokio::test]
@@ -230,23 +192,25 @@ async fn aleph_demo_help_lists_the_tcp_port_flag() {
 
 #[tokio::test]
 async fn aleph_demo_echoes_for_a_python_client_and_exits_0_on_sigint() {
-    let demo = Demo::start(&[]).await;
+    let mut demo = Demo::start(&[]).await;
     let data = lines(2000);
-    let back = peers::python_client(demo.addr, &[], &data).await;
+    let back = peers::python_client(demo.tcp, &[], &data).await;
     assert!(back == data, "{} bytes back for {}", back.len(), data.len());
 
-    let (status, rest) = demo.interrupt().await;
-    assert!(status.success(), "Ctrl-C is a graceful stop: {status}");
+    demo.signal("INT");
+    let status = demo.exit().await;
+    assert_eq!(status.code(), Some(0), "Ctrl-C is a graceful stop");
+    let stderr = demo.output(Out::Stderr);
     assert!(
-        rest.contains("shutting down"),
-        "stdout after the address: {rest:?}"
+        stderr.contains("SIGINT received: shutting down"),
+        "{stderr:?}"
     );
 }
 
 #[tokio::test]
 async fn aleph_demo_with_tls_echoes_for_aleph_tcp_and_openssl_s_client() {
-    let demo = Demo::start(&["--tls"]).await;
-    let target = demo.addr.to_string();
+    let mut demo = Demo::start(&["--tls"]).await;
+    let target = demo.tcp.to_string();
 
     let data = lines(20_000);
     let out = run_aleph(&["tcp", "--tls", "--insecure", &target], &data).await;
@@ -281,17 +245,19 @@ async fn aleph_demo_with_tls_echoes_for_aleph_tcp_and_openssl_s_client() {
     assert_eq!(echoed, "hello from s_client\n");
     drop(s_client);
 
-    let (status, _) = demo.interrupt().await;
-    assert!(status.success(), "{status}");
+    demo.signal("INT");
+    assert_eq!(demo.exit().await.code(), Some(0));
 }
 
 #[tokio::test]
 async fn aleph_demo_exits_0_on_a_sigint_sent_as_soon_as_it_prints_its_address() {
     for _ in 0..10 {
-        let demo = Demo::start(&[]).await;
-        let (status, _) = demo.interrupt().await;
-        assert!(
-            status.success(),
+        let mut demo = Demo::start(&[]).await;
+        demo.signal("INT");
+        let status = demo.exit().await;
+        assert_eq!(
+            status.code(),
+            Some(0),
             "killed instead of shutting down: {status}"
         );
     }
@@ -301,8 +267,8 @@ async fn aleph_demo_exits_0_on_a_sigint_sent_as_soon_as_it_prints_its_address() 
 async fn aleph_demo_on_a_port_in_use_fails_with_one_line_saying_why() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = run_aleph(&["demo", "--tcp-port", &port], b"").await;
-    assert!(!out.status.success(), "status {}", out.status);
+    let out = run_aleph(&["demo", "--tcp-port", &port, "--udp-port", "0"], b"").await;
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
     assert!(stderr.contains(&port), "{stderr:?}");
@@ -310,4 +276,30 @@ async fn aleph_demo_on_a_port_in_use_fails_with_one_line_saying_why() {
         stderr.to_lowercase().contains("in use"),
         "the reason is given: {stderr:?}"
     );
+}
+
+#[tokio::test]
+async fn aleph_tcp_with_unreadable_stdin_says_so_closes_its_side_and_exits_1() {
+    let demo = Demo::start(&[]).await;
+    let mut command = support::aleph(&["tcp", &demo.tcp.to_string()]);
+    // A directory opens, but reading it fails (EISDIR).
+    command.stdin(std::fs::File::open("/").unwrap());
+    let out = support::run(command, b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = support::one_line(&out.stderr);
+    assert!(line.starts_with("aleph: cannot read stdin: "), "{line}");
+    assert!(line.ends_with("the sending side is closed"), "{line}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn aleph_demo_on_a_udp_port_in_use_fails_before_printing_any_address() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run_aleph(&["demo", "--tcp-port", "0", "--udp-port", &port], b"").await;
+    assert_eq!(out.status.code(), Some(1), "status {}", out.status);
+    let line = support::one_line(&out.stderr);
+    assert!(line.starts_with("aleph: udp echo: "), "{line}");
+    assert!(line.contains(&port) && line.contains("in use"), "{line}");
+    assert!(out.stdout.is_empty(), "{:?}", text(&out.stdout));
 }

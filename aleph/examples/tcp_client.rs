@@ -4,14 +4,14 @@
 //! `cargo run --example tcp_client`.
 
 use aleph::bytes::{self, Bytes};
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 
 #[tokio::main]
 async fn main() -> aleph::Result<()> {
     let server = tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions::default(),
     )

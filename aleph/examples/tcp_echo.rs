@@ -3,7 +3,7 @@
 //! Run it with `cargo run --example tcp_echo`, then talk to it with
 //! `cargo run -p aleph-cli -- tcp 127.0.0.1:10001` or `nc 127.0.0.1 10001`.
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 
 #[tokio::main]
@@ -11,7 +11,7 @@ async fn main() -> aleph::Result<()> {
     let server = tcp::start_server(
         |conn, info| {
             println!("connection from {:?}", info.remote_addr);
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             port: 10001,

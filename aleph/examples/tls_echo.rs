@@ -4,7 +4,7 @@
 //! `aleph demo --tls` and run `openssl s_client -connect 127.0.0.1:10001`.
 
 use aleph::bytes::{self, Bytes};
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{ClientTls, Identity, ServerTls, ServerTlsOptions};
 
@@ -17,7 +17,7 @@ async fn main() -> aleph::Result<()> {
             if let Some(tls) = &info.tls {
                 println!("{:?} over {:?}", info.remote_addr, tls.protocol_version);
             }
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             tls: Some(ServerTls::new(ServerTlsOptions {

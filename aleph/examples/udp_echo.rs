@@ -4,7 +4,7 @@
 //! `cargo run --example udp_echo`, then `cargo run -p aleph-cli -- udp 127.0.0.1:10002`
 //! or `nc -u 127.0.0.1 10002`.
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::udp::{self, UdpOptions};
 
 #[tokio::main]
@@ -16,7 +16,7 @@ async fn main() -> aleph::Result<()> {
     .await?;
     println!("UDP echo on {}; Ctrl-C stops it", socket.local_addr());
     let duplex = socket.clone().into_duplex();
-    stream::connect(duplex.clone(), duplex, Connect::default());
+    stream::connect(duplex.clone(), duplex, ConnectOptions::default());
     let _ = tokio::signal::ctrl_c().await;
     println!("{}", socket.description());
     Ok(())

@@ -167,79 +167,6 @@ impl<T> Deferred<T> {
         }
     }
 
-    /// Creates a deferred that is already realized with `result`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use aleph::deferred::Deferred;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let d = Deferred::from_result(Ok(5));
-    /// assert!(d.is_realized());
-    /// assert_eq!(d.await.unwrap(), 5);
-    /// # });
-    /// ```
-    pub fn from_result(result: Result<T>) -> Deferred<T> {
-        let d = Deferred::new();
-        d.realize(result);
-        d
-    }
-
-    /// Realizes the deferred with `value`.
-    ///
-    /// Returns `true` if this call realized it, `false` if it was already
-    /// realized; then `value` is dropped. Realizing wakes every awaiter and
-    /// runs every registered [`on_realized`](Deferred::on_realized) callback
-    /// on this thread, after all internal locks are released.
-    ///
-    /// # Panics
-    ///
-    /// If a callback panics, the remaining callbacks still run and every
-    /// awaiter is still woken; then the first panic is resumed here.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use aleph::deferred::Deferred;
-    ///
-    /// let d = Deferred::new();
-    /// assert!(d.success(1));
-    /// assert!(!d.success(2));
-    /// ```
-    pub fn success(&self, value: T) -> bool {
-        self.realize(Ok(value))
-    }
-
-    /// Realizes the deferred with `error`.
-    ///
-    /// Returns `true` if this call realized it, `false` if it was already
-    /// realized; then `error` is dropped. Awaiters and callbacks are served as
-    /// for [`success`](Deferred::success). User code makes its own errors with
-    /// [`Error::other`].
-    ///
-    /// # Panics
-    ///
-    /// If a callback panics, the remaining callbacks still run and every
-    /// awaiter is still woken; then the first panic is resumed here.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use aleph::deferred::Deferred;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let d: Deferred<u32> = Deferred::new();
-    /// assert!(d.error(aleph::Error::other("upstream said no")));
-    /// assert!(!d.success(1));
-    /// let err = d.await.unwrap_err();
-    /// assert_eq!(err.to_string(), "upstream said no");
-    /// # });
-    /// ```
-    pub fn error(&self, error: Error) -> bool {
-        self.realize(Err(error))
-    }
-
     /// True once the deferred has been realized, with a success or an error.
     ///
     /// # Examples
@@ -263,6 +190,14 @@ impl<T> Deferred<T> {
     /// [`success`](Deferred::success) or [`error`](Deferred::error).
     /// Callbacks run in the order they were registered and outside every
     /// internal lock, so a callback may call back into this deferred.
+    ///
+    /// A deferred realized from inside a callback runs its own callbacks
+    /// right after the current callback returns, on the same thread and
+    /// before the outermost `success` or `error` returns, rather than in a
+    /// nested call (Manifold's trampoline): a chain of any length of
+    /// deferreds, each realizing the next, uses no more stack than one. So a
+    /// callback must never block waiting for what the callbacks of a
+    /// deferred it realized do: they run only once it returned.
     ///
     /// Keep callbacks short: they run on whichever thread realizes the
     /// deferred, which may be a runtime worker. A panicking callback does not
@@ -375,6 +310,88 @@ impl<T> Deferred<T> {
             waker_key: None,
         }
     }
+}
+
+// Realizing needs `T: 'static`: callbacks realized from inside another
+// callback are queued on this thread (see `trampoline`).
+impl<T: 'static> Deferred<T> {
+    /// Creates a deferred that is already realized with `result`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::deferred::Deferred;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let d = Deferred::from_result(Ok(5));
+    /// assert!(d.is_realized());
+    /// assert_eq!(d.await.unwrap(), 5);
+    /// # });
+    /// ```
+    pub fn from_result(result: Result<T>) -> Deferred<T> {
+        let d = Deferred::new();
+        d.realize(result);
+        d
+    }
+
+    /// Realizes the deferred with `value`.
+    ///
+    /// Returns `true` if this call realized it, `false` if it was already
+    /// realized; then `value` is dropped. Realizing wakes every awaiter and
+    /// runs every registered [`on_realized`](Deferred::on_realized) callback
+    /// on this thread, after all internal locks are released (called from
+    /// inside a callback, once that callback returns: see `on_realized`).
+    ///
+    /// # Panics
+    ///
+    /// If a callback panics, the remaining callbacks still run and every
+    /// awaiter is still woken; then the first panic is resumed here (for
+    /// callbacks run after a callback returned, in the outermost call). When
+    /// the thread is already unwinding (a deferred realized from a `Drop`), the
+    /// panic is logged instead, as a second panic would abort the process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::deferred::Deferred;
+    ///
+    /// let d = Deferred::new();
+    /// assert!(d.success(1));
+    /// assert!(!d.success(2));
+    /// ```
+    pub fn success(&self, value: T) -> bool {
+        self.realize(Ok(value))
+    }
+
+    /// Realizes the deferred with `error`.
+    ///
+    /// Returns `true` if this call realized it, `false` if it was already
+    /// realized; then `error` is dropped. Awaiters and callbacks are served as
+    /// for [`success`](Deferred::success). User code makes its own errors with
+    /// [`Error::other`].
+    ///
+    /// # Panics
+    ///
+    /// If a callback panics, the remaining callbacks still run and every
+    /// awaiter is still woken; then the first panic is resumed here (logged
+    /// instead while the thread is already unwinding, as for `success`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::deferred::Deferred;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let d: Deferred<u32> = Deferred::new();
+    /// assert!(d.error(aleph::Error::other("upstream said no")));
+    /// assert!(!d.success(1));
+    /// let err = d.await.unwrap_err();
+    /// assert_eq!(err.to_string(), "upstream said no");
+    /// # });
+    /// ```
+    pub fn error(&self, error: Error) -> bool {
+        self.realize(Err(error))
+    }
 
     fn realize(&self, outcome: Result<T>) -> bool {
         let mut state = self.shared.state.lock();
@@ -392,13 +409,104 @@ impl<T> Deferred<T> {
         for (_, waker) in wakers {
             waker.wake();
         }
-        let Some(outcome) = self.shared.outcome.get() else {
-            unreachable!("the outcome was set above and is never unset");
-        };
-        crate::panic::run_all_then_resume(
-            callbacks.into_iter().map(|callback| || callback(outcome)),
-        );
+        if callbacks.is_empty() {
+            return true;
+        }
+        let shared = self.shared.clone();
+        let job: Job = Box::new(move || {
+            let Some(outcome) = shared.outcome.get() else {
+                unreachable!("the outcome was set before the job was made and is never unset");
+            };
+            // One panicking callback must not rob the others of the outcome.
+            crate::panic::run_all(callbacks.into_iter().map(|callback| || callback(outcome)))
+        });
+        if let Some(payload) = trampoline(job) {
+            if std::thread::panicking() {
+                // Realized by a drop while this thread unwinds (a guard, a
+                // runtime dropped mid-panic): a second panic would abort.
+                tracing::error!(
+                    panic = crate::panic::message(&*payload),
+                    "a deferred callback panicked while the thread was already unwinding"
+                );
+            } else {
+                std::panic::resume_unwind(payload);
+            }
+        }
         true
+    }
+}
+
+/// The callbacks of one realized deferred, run together; returns the first panic.
+type Job = Box<dyn FnOnce() -> Option<crate::panic::Payload>>;
+
+/// Callbacks waiting to run on this thread, while an outer `realize` runs others.
+struct Trampoline {
+    running: bool,
+    queue: std::collections::VecDeque<Job>,
+}
+
+thread_local! {
+    static TRAMPOLINE: std::cell::RefCell<Trampoline> = const {
+        std::cell::RefCell::new(Trampoline {
+            running: false,
+            queue: std::collections::VecDeque::new(),
+        })
+    };
+}
+
+/// Runs `job` now, or, when this thread is already running callbacks (a
+/// callback realized another deferred), queues it for the outer call to run
+/// next: a chain of deferreds of any length realizes in a loop, not in
+/// nested calls (Manifold does the same). Returns the first panic of the jobs
+/// run here.
+fn trampoline(job: Job) -> Option<crate::panic::Payload> {
+    let mut pending = Some(job);
+    let runs_here = TRAMPOLINE.try_with(|t| {
+        let mut t = t.borrow_mut();
+        if t.running {
+            t.queue.extend(pending.take());
+            false
+        } else {
+            t.running = true;
+            true
+        }
+    });
+    let mut job = match (runs_here, pending.take()) {
+        (Ok(true), Some(job)) => job,
+        // This thread's locals are being torn down: run it here and now.
+        (Err(_), Some(job)) => return run_job(job),
+        _ => return None,
+    };
+    // Leaves the trampoline usable even if this loop itself unwinds (every
+    // job is run under `catch_unwind`, so only a bug here could).
+    struct Stop;
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = TRAMPOLINE.try_with(|t| t.borrow_mut().running = false);
+        }
+    }
+    let _stop = Stop;
+    let mut first_panic = None;
+    loop {
+        if let Some(payload) = run_job(job) {
+            first_panic.get_or_insert(payload);
+        }
+        let next = TRAMPOLINE.try_with(|t| t.borrow_mut().queue.pop_front());
+        match next {
+            Ok(Some(next)) => job = next,
+            _ => return first_panic,
+        }
+    }
+}
+
+/// Runs `job`, returning the first panic of its callbacks, or its own: a job
+/// catches its callbacks' panics, but not one of a value's `Drop` when the job
+/// lets go of the last reference to its deferred. Caught here too, so that the
+/// jobs queued behind it still run.
+fn run_job(job: Job) -> Option<crate::panic::Payload> {
+    match std::panic::catch_unwind(AssertUnwindSafe(job)) {
+        Ok(panicked) => panicked,
+        Err(payload) => Some(payload),
     }
 }
 
@@ -539,9 +647,9 @@ impl Drop for AbortOnDrop {
 /// Fails the deferred with `Closed` when dropped; a no-op once it is
 /// realized. Keeps awaiters of a spawned task from waiting forever when the
 /// runtime drops the task unfinished.
-struct CloseOnDrop<T>(Deferred<T>);
+struct CloseOnDrop<T: 'static>(Deferred<T>);
 
-impl<T> Drop for CloseOnDrop<T> {
+impl<T: 'static> Drop for CloseOnDrop<T> {
     fn drop(&mut self) {
         self.0.error(Error::new(
             ErrorKind::Closed,

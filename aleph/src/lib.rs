@@ -20,11 +20,11 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use aleph::stream::{self, Channel, Connect};
+//! use aleph::stream::{self, Channel, ConnectOptions};
 //!
 //! let source = Channel::buffered(16);
 //! let sink = Channel::buffered(16);
-//! stream::connect(source.clone(), sink.clone(), Connect::default());
+//! stream::connect(source.clone(), sink.clone(), ConnectOptions::default());
 //!
 //! source.send("hello").await.unwrap();
 //! source.close();

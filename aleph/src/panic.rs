@@ -4,7 +4,7 @@
 //! Core: imported by the stream core, deferreds and the protocols alike.
 
 use std::any::Any;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A caught panic's payload.
 pub(crate) type Payload = Box<dyn Any + Send>;
@@ -29,14 +29,6 @@ pub(crate) fn run_all<F: FnOnce()>(callbacks: impl IntoIterator<Item = F>) -> Op
         }
     }
     first_panic
-}
-
-/// Runs every callback even if some panic, then re-raises the first panic:
-/// one faulty callback must not rob the others of an event that never recurs.
-pub(crate) fn run_all_then_resume<F: FnOnce()>(callbacks: impl IntoIterator<Item = F>) {
-    if let Some(payload) = run_all(callbacks) {
-        resume_unwind(payload);
-    }
 }
 
 #[cfg(test)]

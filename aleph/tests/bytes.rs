@@ -695,38 +695,36 @@ async fn duplex_io_write_after_the_peer_closed_is_broken_pipe() {
 }
 
 #[tokio::test]
-async fn duplex_io_write_waits_while_a_held_chunk_cannot_be_delivered() {
+async fn duplex_io_write_waits_for_room_and_holds_nothing_meanwhile() {
     let (mut io, _inbound, outbound) = duplex_io(1);
     assert_eq!(io.write(b"a").await.unwrap(), 1); // in the channel
-    assert_eq!(io.write(b"b").await.unwrap(), 1); // held
     assert!(
-        io.write(b"c").now_or_never().is_none(),
-        "a second chunk waits"
+        io.write(b"b").now_or_never().is_none(),
+        "no room: the write waits and takes nothing"
     );
     assert!(
-        io.flush().now_or_never().is_none(),
-        "the held chunk cannot go yet"
+        io.flush().now_or_never().is_some(),
+        "nothing is held, so a flush has nothing to wait for"
     );
-
     assert_eq!(within(outbound.recv()).await.unwrap(), "a");
-    within(io.flush()).await.unwrap();
-    assert_eq!(outbound.try_recv().unwrap(), "b");
+    // The abandoned write of "b" took nothing: a write of other bytes goes next.
     assert_eq!(within(io.write(b"c")).await.unwrap(), 1);
     assert_eq!(within(outbound.recv()).await.unwrap(), "c");
+    assert!(outbound.try_recv().is_err());
 }
 
 #[tokio::test]
-async fn duplex_io_shutdown_delivers_the_held_chunk_then_closes_the_outbound_channel() {
+async fn duplex_io_shutdown_after_a_waiting_write_delivers_it_then_closes() {
     let (mut io, _inbound, outbound) = duplex_io(1);
     io.write_all(b"first").await.unwrap();
-    io.write_all(b"second").await.unwrap(); // held: the channel is full
-    let shutdown = tokio::spawn(async move {
+    let writer = tokio::spawn(async move {
+        io.write_all(b"second").await.unwrap(); // waits for room
         io.shutdown().await.unwrap();
         io
     });
     assert_eq!(within(outbound.recv()).await.unwrap(), "first");
     assert_eq!(within(outbound.recv()).await.unwrap(), "second");
-    let _io = within(shutdown).await.unwrap();
+    let _io = within(writer).await.unwrap();
     assert_eq!(
         within(outbound.recv()).await,
         None,
@@ -739,14 +737,16 @@ async fn duplex_io_shutdown_delivers_the_held_chunk_then_closes_the_outbound_cha
 async fn dropping_duplex_io_gives_its_turn_to_other_writers() {
     let (mut io, _inbound, outbound) = duplex_io(1);
     io.write_all(b"a").await.unwrap(); // in the channel
-    io.write_all(b"b").await.unwrap(); // held
-    assert!(io.flush().now_or_never().is_none(), "parked: first in line");
+    assert!(
+        io.write(b"b").now_or_never().is_none(),
+        "parked: first in line"
+    );
 
     let other = outbound.sender();
     let other_send = tokio::spawn(async move { other.send(Bytes::from("x")).await.is_ok() });
-    tokio::task::yield_now().await; // let it park behind the held chunk
+    tokio::task::yield_now().await; // let it park behind the waiting write
 
-    assert_eq!(within(outbound.recv()).await.unwrap(), "a"); // wakes the held chunk's send
+    assert_eq!(within(outbound.recv()).await.unwrap(), "a"); // wakes the waiting write
     drop(io); // ...which is dropped before it acts: its turn passes on
     assert!(within(other_send).await.unwrap());
     assert_eq!(within(outbound.recv()).await.unwrap(), "x");

@@ -376,3 +376,167 @@ fn deferred_is_send_sync_and_unpin() {
     assert::<Deferred<u32>>();
     assert::<Deferred<Arc<Mutex<Vec<u8>>>>>();
 }
+
+#[test]
+fn a_hundred_thousand_chained_deferreds_realize_without_overflowing_the_stack() {
+    const CHAIN: usize = 100_000;
+    let chain: Vec<Deferred<usize>> = (0..CHAIN).map(|_| Deferred::new()).collect();
+    for pair in chain.windows(2) {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |outcome: &aleph::Result<usize>| {
+            next.success(outcome.as_ref().copied().unwrap_or(0) + 1);
+        });
+    }
+    assert!(chain[0].success(0));
+    assert!(chain.iter().all(Deferred::is_realized));
+    let seen = Arc::new(Mutex::new(None));
+    let sink = seen.clone();
+    chain[CHAIN - 1]
+        .on_realized(move |outcome| *sink.lock().unwrap() = outcome.as_ref().ok().copied());
+    assert_eq!(*seen.lock().unwrap(), Some(CHAIN - 1));
+}
+
+#[test]
+fn a_deferred_realized_inside_a_callback_runs_its_callbacks_once_that_callback_returns() {
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (outer, inner) = (Deferred::<u8>::new(), Deferred::<u8>::new());
+    let log = order.clone();
+    inner.on_realized(move |_| log.lock().unwrap().push("inner callback"));
+    let log = order.clone();
+    let nested = inner.clone();
+    outer.on_realized(move |_| {
+        nested.success(1);
+        log.lock().unwrap().push("outer callback returns");
+    });
+    outer.success(0);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["outer callback returns", "inner callback"]
+    );
+}
+
+#[test]
+fn a_panic_in_a_chained_callback_does_not_stop_the_chain_and_surfaces_from_the_head() {
+    let chain: Vec<Deferred<u32>> = (0..4).map(|_| Deferred::new()).collect();
+    for (i, pair) in chain.windows(2).enumerate() {
+        let next = pair[1].clone();
+        pair[0].on_realized(move |_| {
+            next.success(1);
+            if i == 1 {
+                panic!("link {i} panics");
+            }
+        });
+    }
+    let head = chain[0].clone();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(move || head.success(0)));
+    assert!(
+        outcome.is_err(),
+        "the panic comes out of the outermost success"
+    );
+    assert!(chain.iter().all(Deferred::is_realized), "the chain went on");
+    // The trampoline is usable afterwards on this thread.
+    let (a, b) = (Deferred::<u32>::new(), Deferred::<u32>::new());
+    let next = b.clone();
+    a.on_realized(move |_| {
+        next.success(2);
+    });
+    a.success(1);
+    assert!(b.is_realized());
+}
+
+/// Panics when dropped: user code that fails in `Drop`.
+#[derive(Clone)]
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a value that panics when dropped");
+        }
+    }
+}
+
+#[test]
+fn a_value_panicking_in_drop_after_the_last_handle_went_does_not_strand_queued_callbacks() {
+    let (outer, doomed, later) = (
+        Deferred::<u8>::new(),
+        Deferred::<PanicsOnDrop>::new(),
+        Deferred::<u8>::new(),
+    );
+    let ran = Arc::new(Mutex::new(false));
+    let flag = ran.clone();
+    later.on_realized(move |_| *flag.lock().unwrap() = true);
+    doomed.on_realized(|_| {});
+    let later_in_callback = later.clone();
+    outer.on_realized(move |_| {
+        // Realized inside a callback: its callbacks are queued; the queued job
+        // then holds the last reference to its value.
+        doomed.success(PanicsOnDrop);
+        drop(doomed);
+        later_in_callback.success(1);
+    });
+    let realized = panic::catch_unwind(AssertUnwindSafe(|| outer.success(0)));
+    assert!(realized.is_err(), "the panic of the drop surfaces");
+    assert!(
+        *ran.lock().unwrap(),
+        "a deferred realized inside a callback ran its callbacks before the outermost success returned"
+    );
+}
+
+#[test]
+fn a_deferred_realized_by_a_drop_while_unwinding_contains_its_callbacks_panic() {
+    /// Fails its deferred when dropped, as `deferred::spawn`'s guard does.
+    struct FailsOnDrop(Deferred<u8>);
+    impl Drop for FailsOnDrop {
+        fn drop(&mut self) {
+            self.0.error(Error::other("dropped unfinished"));
+        }
+    }
+    let d = Deferred::<u8>::new();
+    d.on_realized(|_| panic!("a callback that panics"));
+    let guard = FailsOnDrop(d.clone());
+    // Without containment this is a panic inside a drop during unwinding: an abort.
+    let unwound = panic::catch_unwind(AssertUnwindSafe(move || {
+        let _guard = guard;
+        panic!("the thread unwinds");
+    }));
+    assert!(unwound.is_err());
+    assert!(d.is_realized());
+}
+
+#[test]
+fn chains_realized_from_many_threads_at_once_run_every_callback_exactly_once() {
+    const N: usize = 2_000;
+    let ds: Arc<Vec<Deferred<usize>>> = Arc::new((0..N).map(|_| Deferred::new()).collect());
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect());
+    for i in 0..N {
+        let (all, runs) = (ds.clone(), runs.clone());
+        ds[i].on_realized(move |_| {
+            runs[i].fetch_add(1, Ordering::SeqCst);
+            // Each callback realizes two others: chains that cross and race.
+            for next in [(i * 7 + 1) % N, (i * 13 + 5) % N] {
+                all[next].success(i);
+            }
+        });
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let ds = ds.clone();
+            std::thread::spawn(move || {
+                for i in (t..N).step_by(97) {
+                    ds[i].success(usize::MAX);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    for (i, d) in ds.iter().enumerate() {
+        if d.is_realized() {
+            assert_eq!(runs[i].load(Ordering::SeqCst), 1, "deferred {i}");
+        } else {
+            assert_eq!(runs[i].load(Ordering::SeqCst), 0, "deferred {i}");
+        }
+    }
+}

@@ -12,8 +12,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use aleph::stream::{
-    Channel, ChannelSink, Description, EventFuture, Receiver, RecvFuture, RecvTimeoutError,
-    SendError, SendFuture, SendTimeoutError, Sender, TryRecvError, TrySendError,
+    Bus, BusDescription, Channel, ChannelSink, Description, EventFuture, Receiver, RecvFuture,
+    RecvTimeoutError, SendError, SendFuture, SendTimeoutError, Sender, TryRecvError, TrySendError,
 };
 use bytes::{Buf, Bytes};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -21,6 +21,22 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 // Nothing here waits, but the shared helpers are declared as in every test file.
 mod support;
+
+#[tokio::test]
+async fn bus_methods_keep_their_names_with_every_common_trait_in_scope() {
+    let mut bus: Bus<String, u32> = Bus::new();
+    let mut _sized: Bus<String, u32> = Bus::with_capacity(4);
+    let mut rx: Receiver<u32> = bus.subscribe("t".to_owned());
+    let mut latest: Receiver<u32> = bus.subscribe_with("t".to_owned(), Channel::sliding(1));
+    let n: usize = bus.publish("t", 1).await;
+    assert_eq!(n, 2);
+    let active: bool = bus.is_active("t");
+    assert!(active);
+    let topics: Vec<String> = bus.topics();
+    assert_eq!(topics, ["t"]);
+    let d: BusDescription = bus.description();
+    assert_eq!(d.topics.len(), 1);
+}
 
 #[tokio::test]
 async fn channel_methods_keep_their_names_with_every_common_trait_in_scope() {

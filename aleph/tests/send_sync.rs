@@ -9,8 +9,8 @@ use aleph::bytes::Bytes;
 use aleph::deferred::Deferred;
 use aleph::net::{Buffers, ConnectionInfo, ListenSocket, RawStream, Server, Socket};
 use aleph::stream::{
-    BlockingIter, Channel, ChannelSink, Description, Duplex, DuplexIo, EventFuture, Link, Receiver,
-    RecvFuture, SendError, SendFuture, Sender,
+    BlockingIter, Bus, BusDescription, Channel, ChannelSink, Description, Duplex, DuplexIo,
+    EventFuture, Link, Receiver, RecvFuture, SendError, SendFuture, Sender,
 };
 use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{ClientTls, Identity, ServerTls, TlsInfo};
@@ -39,6 +39,8 @@ fn stream_handles_are_send_sync() {
     send_sync::<BlockingIter<Channel<u32>>>();
     send_sync::<Description>();
     send_sync::<SendError<u32>>();
+    shared::<Bus<String, u32>>();
+    send_sync::<BusDescription>();
 }
 
 #[test]

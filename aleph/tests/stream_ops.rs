@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aleph::stream::{self, Channel, Connect, Duplex};
+use aleph::stream::{self, Channel, ConnectOptions, Duplex};
 use futures::{SinkExt, StreamExt};
 
 mod support;
@@ -15,7 +15,7 @@ use support::within;
 async fn seed_echo_connects_a_duplex_to_itself() {
     let (wire_in, wire_out) = (Channel::buffered(4), Channel::buffered(4));
     let conn: Duplex<String, String> = stream::splice(wire_in.clone(), wire_out.clone());
-    let link = stream::connect(conn.clone(), conn, Connect::default());
+    let link = stream::connect(conn.clone(), conn, ConnectOptions::default());
     for i in 0..100 {
         wire_in.send(format!("m{i}")).await.unwrap();
         assert_eq!(within(wire_out.recv()).await, Some(format!("m{i}")));
@@ -28,7 +28,7 @@ async fn seed_echo_connects_a_duplex_to_itself() {
 #[tokio::test]
 async fn connect_closes_the_sink_when_the_source_drains() {
     let (a, b) = (Channel::buffered(2), Channel::buffered(2));
-    let link = stream::connect(a.clone(), b.clone(), Connect::default());
+    let link = stream::connect(a.clone(), b.clone(), ConnectOptions::default());
     a.send(1).await.unwrap();
     a.close();
     assert_eq!(within(b.recv()).await, Some(1));
@@ -43,9 +43,9 @@ async fn connect_without_downstream_leaves_the_sink_open() {
     let link = stream::connect(
         a.clone(),
         b.clone(),
-        Connect {
+        ConnectOptions {
             downstream: false,
-            ..Connect::default()
+            ..ConnectOptions::default()
         },
     );
     a.close();
@@ -59,9 +59,9 @@ async fn connect_upstream_closes_the_source_when_the_sink_closes() {
     let link = stream::connect(
         a.clone(),
         b.clone(),
-        Connect {
+        ConnectOptions {
             upstream: true,
-            ..Connect::default()
+            ..ConnectOptions::default()
         },
     );
     b.close();
@@ -72,22 +72,25 @@ async fn connect_upstream_closes_the_source_when_the_sink_closes() {
 #[tokio::test]
 async fn connect_by_default_does_not_close_the_source_when_the_sink_closes() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
-    let link = stream::connect(a.clone(), b.clone(), Connect::default());
+    let link = stream::connect(a.clone(), b.clone(), ConnectOptions::default());
     b.close();
     within(link).await.unwrap();
     assert!(!a.is_closed(), "upstream is off by default");
 }
 
 #[tokio::test]
-async fn connect_upstream_closes_aleph_handles_inside_foreign_adapters() {
+async fn connect_upstream_drops_a_foreign_source_and_its_last_receiving_handle() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
-    let mapped = a.clone().map(|v| v + 1);
+    let mapped = a.receiver().map(|v| v + 1);
+    let tx = a.sender();
+    drop(a);
+    let a = tx; // the adapter holds the only receiving handle
     let _link = stream::connect(
         mapped,
         b.clone(),
-        Connect {
+        ConnectOptions {
             upstream: true,
-            ..Connect::default()
+            ..ConnectOptions::default()
         },
     );
     a.send(1).await.unwrap();
@@ -99,7 +102,7 @@ async fn connect_upstream_closes_aleph_handles_inside_foreign_adapters() {
 #[tokio::test]
 async fn connect_carries_the_source_error_downstream_and_into_the_link() {
     let (a, b) = (Channel::<u8>::buffered(2), Channel::<u8>::buffered(2));
-    let link = stream::connect(a.clone(), b.clone(), Connect::default());
+    let link = stream::connect(a.clone(), b.clone(), ConnectOptions::default());
     a.send(7).await.unwrap();
     a.close_with_error(aleph::Error::other("connection reset"));
     assert_eq!(within(b.recv()).await, Some(7));
@@ -118,11 +121,11 @@ async fn connect_timeout_closes_the_sink_and_fails_the_link() {
     let link = stream::connect(
         a.clone(),
         b.clone(),
-        Connect {
+        ConnectOptions {
             timeout: Some(Duration::from_secs(1)),
             upstream: true,
             label: Some("slow".into()),
-            ..Connect::default()
+            ..ConnectOptions::default()
         },
     );
     a.send(1).await.unwrap();
@@ -139,7 +142,11 @@ async fn connect_timeout_closes_the_sink_and_fails_the_link() {
 #[tokio::test]
 async fn connect_accepts_foreign_streams_and_sinks() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<u32>(2);
-    let link = stream::connect(futures::stream::iter(0..50u32), tx, Connect::default());
+    let link = stream::connect(
+        futures::stream::iter(0..50u32),
+        tx,
+        ConnectOptions::default(),
+    );
     let got: Vec<u32> = within(async {
         let mut all = Vec::new();
         while let Some(v) = rx.next().await {
@@ -156,7 +163,7 @@ async fn connect_accepts_foreign_streams_and_sinks() {
 async fn connect_keeps_backpressure() {
     let a = Channel::<u32>::buffered(1);
     let b = Channel::<u32>::buffered(1);
-    let _link = stream::connect(a.clone(), b.clone(), Connect::default());
+    let _link = stream::connect(a.clone(), b.clone(), ConnectOptions::default());
     let sent = Arc::new(AtomicUsize::new(0));
     let count = sent.clone();
     let producer = a.clone();

@@ -3,7 +3,7 @@
 //! `cargo test` too), since it lowers the process's limit on open files.
 
 use aleph::bytes::Bytes;
-use aleph::stream::{self, Connect, Duplex};
+use aleph::stream::{self, ConnectOptions, Duplex};
 use aleph::tcp::{self, TcpServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -34,7 +34,7 @@ fn set_open_files_limit(soft: libc::rlim_t) -> libc::rlim_t {
 async fn accept_errors_from_running_out_of_descriptors_are_survived() {
     let server = within(tcp::start_server(
         |conn: Duplex<Bytes, Bytes>, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions::default(),
     ))

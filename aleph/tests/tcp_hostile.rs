@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aleph::bytes::Bytes;
-use aleph::stream::{self, Connect, Duplex};
+use aleph::stream::{self, ConnectOptions, Duplex};
 use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{ClientTls, Identity, ServerTls, ServerTlsOptions};
 use aleph::Server;
@@ -35,7 +35,7 @@ fn tls_pair() -> (ServerTls, ClientTls) {
 async fn echo(options: TcpServerOptions) -> Server {
     within(tcp::start_server(
         |conn: Conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         options,
     ))
@@ -279,7 +279,7 @@ async fn a_name_whose_first_address_refuses_is_reached_on_the_next_one() {
     // refuses, and the connector goes on to 127.0.0.1.
     let server = within(tcp::start_server(
         |conn: Duplex<Bytes, Bytes>, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions::default(),
     ))

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use aleph::net::Buffers;
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -71,7 +71,7 @@ async fn park(port: u16, parked: mpsc::Sender<usize>, mut release: mpsc::Receive
 async fn parked_peers_that_never_read_hold_a_bounded_number_of_bytes_each() {
     let server = within(tcp::start_server(
         |conn, _info| {
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions::default(),
     ))

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aleph::bytes::{self, Bytes};
-use aleph::stream::{self, Connect, Duplex};
+use aleph::stream::{self, ConnectOptions, Duplex};
 use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
 use aleph::tls::{
     ClientAuth, ClientTls, ClientTlsOptions, Identity, ServerTls, ServerTlsOptions, TrustRoots,
@@ -35,7 +35,7 @@ async fn echo_server(
     tcp::start_server(
         move |conn: Conn, info: ConnectionInfo| {
             let _ = infos.send(info);
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             tls,
@@ -220,7 +220,7 @@ async fn mutual_tls_server(
                 .map(|tls| tls.peer_certificates)
                 .unwrap_or_default();
             let _ = chains_tx.send(chain);
-            stream::connect(conn.clone(), conn, Connect::default());
+            stream::connect(conn.clone(), conn, ConnectOptions::default());
         },
         TcpServerOptions {
             tls: Some(tls),

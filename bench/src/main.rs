@@ -5,6 +5,7 @@
 //! `RATIO <bench>/<case> vs <peer>: <x.xx>` line per case and peer (aleph's throughput
 //! over the peer's). `ALEPH_BENCH_SCALE` scales every workload (default 1.0).
 
+mod bus;
 mod http_server;
 mod measure;
 mod report;
@@ -27,15 +28,16 @@ struct Benchmark {
 /// Every benchmark, in the order `all` runs them.
 const BENCHMARKS: &[Benchmark] = &[
     Benchmark {
-        name: "http-server",
-        description: "requests/s, p99 and RSS of the hello handler under wrk (HTTP/1.1) and h2load (h2c): aleph vs raw hyper, axum and actix-web",
-        run: http_server::run,
-    },
-    Benchmark {
         name: "stream",
         description:
             "messages/s through a bounded channel: aleph Channel vs tokio mpsc and async-channel",
         run: stream::run,
+    },
+    Benchmark {
+        name: "bus",
+        description:
+            "messages/s published on aleph's stream::Bus to 1/16/256 subscribers vs tokio broadcast",
+        run: bus::run,
     },
     Benchmark {
         name: "tcp-echo",
@@ -46,6 +48,11 @@ const BENCHMARKS: &[Benchmark] = &[
         name: "udp",
         description: "datagrams/s echoed by aleph's UDP echo vs a raw tokio UdpSocket echo",
         run: udp::run,
+    },
+    Benchmark {
+        name: "http-server",
+        description: "requests/s, p99 and RSS of the hello handler under wrk (HTTP/1.1) and h2load (h2c): aleph vs raw hyper, axum and actix-web",
+        run: http_server::run,
     },
 ];
 

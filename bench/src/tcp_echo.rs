@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,7 +61,7 @@ pub fn run(settings: &Settings) -> Result<Report, String> {
     let (aleph_addr, raw_addr) = runtime.block_on(async {
         let aleph = tcp::start_server(
             |conn, _info| {
-                stream::connect(conn.clone(), conn, Connect::default());
+                stream::connect(conn.clone(), conn, ConnectOptions::default());
             },
             TcpServerOptions::default(),
         )

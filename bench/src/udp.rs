@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aleph::stream::{self, Connect};
+use aleph::stream::{self, ConnectOptions};
 use aleph::udp::{self, UdpOptions};
 use tokio::net::UdpSocket;
 use tokio::runtime::Runtime;
@@ -89,7 +89,7 @@ pub fn run(settings: &Settings) -> Result<Report, String> {
         let addr = sock.local_addr();
         // Each incoming packet carries its sender: sending it back is the echo.
         let sock = sock.into_duplex();
-        stream::connect(sock.clone(), sock, Connect::default());
+        stream::connect(sock.clone(), sock, ConnectOptions::default());
         let raw = start_raw_echo().await?;
         Ok::<_, String>((addr, raw))
     })?;

@@ -206,10 +206,6 @@ async fn connect_tcp(
             format!("cannot resolve {target}: no addresses"),
         ));
     };
-    let how = match error.kind() {
-        std::io::ErrorKind::ConnectionRefused => "refused",
-        _ => "failed",
-    };
     let named = if target == addr.to_string() {
         target.to_owned()
     } else {
@@ -217,7 +213,7 @@ async fn connect_tcp(
     };
     Err(Error::with_source(
         ErrorKind::Connect,
-        format!("connect to {named} {how}"),
+        format!("connect to {named} failed"),
         error,
     ))
 }

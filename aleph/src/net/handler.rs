@@ -28,12 +28,12 @@ type Outcome = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
 /// use aleph::bytes::{self, Bytes};
-/// use aleph::stream::{self, Connect, Duplex};
+/// use aleph::stream::{self, ConnectOptions, Duplex};
 /// use aleph::tcp::{self, ConnectionInfo, TcpClientOptions, TcpServerOptions};
 ///
 /// // The connection lives on after this returns: the link holds it.
 /// fn echo(conn: Duplex<Bytes, Bytes>, _info: ConnectionInfo) {
-///     stream::connect(conn.clone(), conn, Connect::default());
+///     stream::connect(conn.clone(), conn, ConnectOptions::default());
 /// }
 ///
 /// // An `Err` here would close this connection and be logged.

@@ -25,12 +25,12 @@ use crate::deferred::Deferred;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
-/// use aleph::stream::{self, Connect};
+/// use aleph::stream::{self, ConnectOptions};
 /// use aleph::tcp::{self, TcpServerOptions};
 ///
 /// let server = tcp::start_server(
 ///     |conn, _info| {
-///         stream::connect(conn.clone(), conn, Connect::default());
+///         stream::connect(conn.clone(), conn, ConnectOptions::default());
 ///     },
 ///     TcpServerOptions { port: 0, ..Default::default() },
 /// )
@@ -175,12 +175,12 @@ impl Server {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> aleph::Result<()> {
     /// use aleph::bytes::Bytes;
-    /// use aleph::stream::{self, Connect};
+    /// use aleph::stream::{self, ConnectOptions};
     /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
     ///
     /// let server = tcp::start_server(
     ///     |conn, _info| {
-    ///         stream::connect(conn.clone(), conn, Connect::default());
+    ///         stream::connect(conn.clone(), conn, ConnectOptions::default());
     ///     },
     ///     TcpServerOptions::default(),
     /// )
@@ -242,12 +242,12 @@ impl Server {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> aleph::Result<()> {
     /// use aleph::bytes::{self, Bytes};
-    /// use aleph::stream::{self, Connect};
+    /// use aleph::stream::{self, ConnectOptions};
     /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
     ///
     /// let server = tcp::start_server(
     ///     |conn, _info| {
-    ///         stream::connect(conn.clone(), conn, Connect::default());
+    ///         stream::connect(conn.clone(), conn, ConnectOptions::default());
     ///     },
     ///     TcpServerOptions::default(),
     /// )

@@ -1,26 +1,26 @@
 //! Bridges between aleph's streams and the rest: `futures` streams and sinks,
 //! tokio's mpsc channels, iterators.
 
-use std::any::Any;
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::FutureExt as _;
 
 use super::core::Meta;
-use super::{Channel, Receiver, SendTimeoutError, Sender};
-use crate::Error;
+use super::source::{self, catching, into_source, next_or_closed, panic_error, AnySource, Next};
+use super::{Channel, Receiver, SendTimeoutError, Sender, Source};
+use crate::{Error, ErrorKind};
 
 /// The capacity of the channel behind each bridge and operator output,
 /// unless the function says otherwise: 16 values.
-pub const ADAPTER_CAPACITY: usize = 16;
+pub(crate) const ADAPTER_CAPACITY: usize = 16;
 
 /// How a [`forward`] ended.
 pub(crate) enum Forwarded {
-    /// The source ended; its error, if any, is in the end-error slot.
+    /// The source ended; its error, if any, is in [`Source::end_error`].
     Drained,
     /// The sink closed; `lost` if a value was in hand and was dropped.
     SinkClosed { lost: bool },
@@ -28,42 +28,26 @@ pub(crate) enum Forwarded {
     TimedOut(Duration),
 }
 
-/// The next value of `source`, or `None` if `sink` closes first.
-pub(crate) async fn next_unless_closed<S: Stream + ?Sized, T>(
-    mut source: Pin<&mut S>,
-    sink_closed: &mut Pin<&mut super::EventFuture<'_, T>>,
-) -> Option<Option<S::Item>> {
-    poll_fn(|cx| {
-        if let Poll::Ready(item) = source.as_mut().poll_next(cx) {
-            return Poll::Ready(Some(item));
-        }
-        match sink_closed.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
-}
-
-/// Moves values from `source` into `sink` until one side ends.
-pub(crate) async fn forward<S>(
-    mut source: Pin<Box<S>>,
-    sink: &Sender<S::Item>,
+/// Moves values from `source` into `sink` until one side ends. With
+/// `upstream`, a sink that closes closes the source.
+pub(crate) async fn forward<Src>(
+    source: &mut Src,
+    sink: &Sender<Src::Item>,
     timeout: Option<Duration>,
     upstream: bool,
 ) -> Forwarded
 where
-    S: Stream + ?Sized,
+    Src: Source + ?Sized,
 {
     let closed = sink.closed();
     let mut closed = std::pin::pin!(closed);
     loop {
-        let value = match next_unless_closed(source.as_mut(), &mut closed).await {
-            Some(Some(value)) => value,
-            Some(None) => return Forwarded::Drained,
-            None => {
+        let value = match next_or_closed(source, sink, &mut closed).await {
+            Next::Value(value) => value,
+            Next::Ended => return Forwarded::Drained,
+            Next::SinkClosed => {
                 if upstream {
-                    super::close_upstream(source);
+                    source.close();
                 }
                 return Forwarded::SinkClosed { lost: false };
             }
@@ -81,20 +65,38 @@ where
             Err(SendTimeoutError::Timeout(_)) => Forwarded::TimedOut(timeout.unwrap_or_default()),
         };
         if upstream {
-            super::close_upstream(source);
+            source.close();
         }
         return ended;
     }
 }
 
+/// Closes the channel with an error if the task feeding it is dropped before
+/// it finished (a runtime shutting down): a stream cut short never looks
+/// like a clean end.
+struct Feeder<T> {
+    tx: Sender<T>,
+    kind: &'static str,
+}
+
+impl<T> Drop for Feeder<T> {
+    fn drop(&mut self) {
+        self.tx.close_with_error(Error::new(
+            ErrorKind::Closed,
+            format!("the task feeding this {} stream was stopped", self.kind),
+        ));
+    }
+}
+
 /// Spawns the task that feeds a new channel of `capacity`, and returns its
-/// receiving half. `body` gets the sending half; when it returns, the channel
-/// is closed with the error of the sources it read, if any.
+/// receiving half. `body` gets the sending half and returns the error the
+/// stream ends with, if any; a panic in it ends the stream with an error of
+/// kind [`Panic`](ErrorKind::Panic).
 pub(crate) fn spawn_source<T, F, Fut>(capacity: usize, kind: &'static str, body: F) -> Receiver<T>
 where
     T: Send + 'static,
     F: FnOnce(Sender<T>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = Option<Error>> + Send + 'static,
 {
     let (tx, rx) = Channel::with_meta(
         capacity,
@@ -104,13 +106,18 @@ where
         },
     )
     .split();
-    let keep = tx.clone();
+    let feeder = Feeder {
+        tx: tx.clone(),
+        kind,
+    };
     let work = body(tx);
     tokio::spawn(async move {
-        let ((), error) = super::catching_end_error(work).await;
-        match error {
-            Some(error) => keep.close_with_error(error),
-            None => keep.close(),
+        match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+            Ok(None) => feeder.tx.close(),
+            Ok(Some(error)) => feeder.tx.close_with_error(error),
+            Err(payload) => feeder
+                .tx
+                .close_with_error(panic_error(&format!("the {kind} task"), &*payload)),
         }
     });
     rx
@@ -118,9 +125,10 @@ where
 
 /// A source fed by `iter`, one value at a time as the consumer takes them.
 ///
-/// Values are pulled from the iterator only when the channel (capacity
-/// [`ADAPTER_CAPACITY`]) has room, so an infinite iterator is fine. The iterator
-/// runs on a runtime thread: it must not block.
+/// Values are pulled from the iterator only when the channel (capacity 16)
+/// has room, so an infinite iterator is fine. The iterator runs on a runtime
+/// thread: it must not block. If it panics, the source ends with an error of
+/// kind [`Panic`](crate::ErrorKind::Panic) after the values it gave before.
 ///
 /// # Panics
 ///
@@ -136,6 +144,11 @@ where
 /// let naturals = stream::from_iter(0u64..);
 /// assert_eq!(naturals.recv().await, Some(0));
 /// assert_eq!(naturals.recv().await, Some(1));
+///
+/// let broken = stream::from_iter((0..3).map(|i| if i == 1 { panic!("bad input") } else { i }));
+/// assert_eq!(broken.recv().await, Some(0));
+/// assert_eq!(broken.recv().await, None);
+/// assert!(broken.error().unwrap().is_panic()); // never a clean end
 /// # }
 /// ```
 pub fn from_iter<I>(iter: I) -> Receiver<I::Item>
@@ -144,11 +157,16 @@ where
     I::IntoIter: Send + 'static,
     I::Item: Send + 'static,
 {
-    let iter = iter.into_iter();
+    let mut iter = iter.into_iter();
     spawn_source(ADAPTER_CAPACITY, "iterator", move |tx| async move {
-        for value in iter {
+        loop {
+            let value = match catching("the iterator", || iter.next()) {
+                Ok(Some(value)) => value,
+                Ok(None) => return None,
+                Err(panicked) => return Some(panicked),
+            };
             if tx.send(value).await.is_err() {
-                return;
+                return None;
             }
         }
     })
@@ -156,10 +174,11 @@ where
 
 /// A source fed by any [`futures::Stream`](futures_core::Stream).
 ///
-/// The stream is polled only when the channel (capacity [`ADAPTER_CAPACITY`])
-/// has room. If the consumer goes away (every receiving handle dropped or the
-/// channel closed) the stream is dropped. An aleph handle is returned as it is,
-/// without a task in between.
+/// The stream is polled only when the channel (capacity 16) has room. If the
+/// consumer goes away (every receiving handle dropped or the channel closed)
+/// the stream is dropped. If polling it panics, the source ends with an error
+/// of kind [`Panic`](crate::ErrorKind::Panic). An aleph handle is returned as
+/// it is, without a task in between (of a `Duplex<T, T>`: its receiving half).
 ///
 /// # Panics
 ///
@@ -192,32 +211,23 @@ where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
 {
-    let mut slot = Some(stream);
-    let any: &mut dyn Any = &mut slot;
-    if let Some(rx) = any
-        .downcast_mut::<Option<Receiver<S::Item>>>()
-        .and_then(Option::take)
-    {
-        return rx;
+    match into_source(stream) {
+        AnySource::Aleph(rx) => rx,
+        AnySource::Foreign(mut foreign) => {
+            spawn_source(ADAPTER_CAPACITY, "stream", move |tx| async move {
+                match forward(&mut foreign, &tx, None, true).await {
+                    Forwarded::Drained => foreign.end_error(),
+                    _ => None,
+                }
+            })
+        }
     }
-    if let Some(ch) = any
-        .downcast_mut::<Option<Channel<S::Item>>>()
-        .and_then(Option::take)
-    {
-        return ch.receiver();
-    }
-    let Some(stream) = slot else {
-        unreachable!("the stream is taken out only when it is an aleph handle");
-    };
-    spawn_source(ADAPTER_CAPACITY, "stream", move |tx| async move {
-        forward(Box::pin(stream), &tx, None, true).await;
-    })
 }
 
 /// A sending handle whose values go into any [`futures::Sink`](futures_sink::Sink).
 ///
 /// A task on the current runtime moves values from a channel of capacity
-/// [`ADAPTER_CAPACITY`] into the sink, flushing whenever the channel is empty.
+/// 16 into the sink, flushing whenever the channel is empty.
 /// When the channel closes, the sink is closed (`poll_close`); when the sink
 /// fails, the channel closes with that error and senders get their values back.
 ///
@@ -247,6 +257,18 @@ where
     K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     T: Send + 'static,
 {
+    feed_sink(sink).0
+}
+
+/// [`from_sink`], with the task feeding the sink: it ends once the sink is
+/// closed, with the sink's error if it failed (at any step, its final
+/// `poll_close` included).
+pub(crate) fn feed_sink<K, T>(sink: K) -> (Sender<T>, tokio::task::JoinHandle<crate::Result<()>>)
+where
+    K: Sink<T> + Send + 'static,
+    K::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T: Send + 'static,
+{
     let (tx, rx) = Channel::with_meta(
         ADAPTER_CAPACITY,
         Meta {
@@ -255,10 +277,10 @@ where
         },
     )
     .split();
-    tokio::spawn(async move {
+    let feeder = tokio::spawn(async move {
         let mut sink = std::pin::pin!(sink);
         let mut rx = rx;
-        let outcome: Result<(), K::Error> = async {
+        let outcome = async {
             loop {
                 poll_fn(|cx| sink.as_mut().poll_ready(cx)).await?;
                 let value = match rx.try_recv() {
@@ -274,13 +296,18 @@ where
                 sink.as_mut().start_send(value)?;
             }
             poll_fn(|cx| sink.as_mut().poll_close(cx)).await
-        }
-        .await;
-        if let Err(error) = outcome {
-            rx.close_with_error(Error::other(error));
-        }
+        };
+        // A panic of the foreign sink ends the channel with an error, so
+        // that senders get their values back instead of waiting forever.
+        let error = match std::panic::AssertUnwindSafe(outcome).catch_unwind().await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => Error::other(error),
+            Err(payload) => panic_error("the sink", &*payload),
+        };
+        rx.close_with_error(error.clone());
+        Err(error)
     });
-    tx
+    (tx, feeder)
 }
 
 /// A bridge from a tokio mpsc receiver: a task moves its values into a channel
@@ -293,8 +320,10 @@ impl<T: Send + 'static> From<tokio::sync::mpsc::Receiver<T>> for Receiver<T> {
     fn from(mut rx: tokio::sync::mpsc::Receiver<T>) -> Receiver<T> {
         let capacity = rx.max_capacity();
         spawn_source(capacity, "mpsc", move |tx| async move {
-            let source = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-            forward(Box::pin(source), &tx, None, true).await;
+            let mut source =
+                source::Foreign::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+            forward(&mut source, &tx, None, true).await;
+            None
         })
     }
 }
@@ -340,6 +369,11 @@ impl<T: Send + 'static> From<tokio::sync::mpsc::Sender<T>> for Sender<T> {
 /// Moves everything from `source` into a new tokio mpsc channel of `capacity`,
 /// for code that wants tokio's receiver.
 ///
+/// Of an aleph source only the receiving half is kept (the drop rule holds
+/// through it); when the tokio receiver is dropped, the source is closed. A
+/// tokio receiver cannot say why a stream ended: an error the source ended
+/// with is logged, and the receiver just sees the end.
+///
 /// # Panics
 ///
 /// Outside a tokio runtime, or if `capacity` is 0 (as `tokio::sync::mpsc::channel`).
@@ -363,19 +397,32 @@ where
     S::Item: Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+    let mut source = into_source(source);
     tokio::spawn(async move {
-        let mut source = std::pin::pin!(source);
         loop {
             let next = tokio::select! {
                 biased;
                 () = tx.closed() => None,
-                next = poll_fn(|cx| source.as_mut().poll_next(cx)) => next,
+                next = source::next(&mut source) => Some(next),
             };
-            let Some(value) = next else { break };
-            if tx.send(value).await.is_err() {
-                break;
+            match next {
+                None => break,
+                Some(None) => {
+                    // A tokio receiver cannot carry the error: say it here.
+                    if let Some(error) = source.end_error() {
+                        tracing::warn!(%error, "the source of into_mpsc ended with an error");
+                    }
+                    return;
+                }
+                Some(Some(value)) => {
+                    if tx.send(value).await.is_err() {
+                        break;
+                    }
+                }
             }
         }
+        // The mpsc receiver is gone: upstream propagation, as every operator.
+        source.close();
     });
     rx
 }
@@ -384,6 +431,9 @@ where
 ///
 /// Each `next()` blocks the calling thread until a value arrives or the source
 /// ends. Use it from a plain thread or `spawn_blocking`, never from async code.
+/// Of an aleph source only the receiving half is kept, so the iterator ends
+/// once the last handle that can send into it is dropped. Why the source
+/// ended (an error, a panic) is told by [`BlockingIter::error`] afterwards.
 ///
 /// # Panics
 ///
@@ -396,32 +446,77 @@ where
 /// use aleph::stream::{self, Channel};
 ///
 /// let ch = Channel::buffered(4);
+/// let values = stream::into_blocking_iter(ch.clone());
 /// ch.try_send(1).unwrap();
 /// ch.try_send(2).unwrap();
-/// ch.close();
-/// let all: Vec<i32> = std::thread::spawn(move || stream::into_blocking_iter(ch).collect())
-///     .join()
-///     .unwrap();
+/// drop(ch); // the last handle that can send: the iterator ends after 1 and 2
+/// let all: Vec<i32> = std::thread::spawn(move || values.collect()).join().unwrap();
 /// assert_eq!(all, [1, 2]);
 /// ```
 pub fn into_blocking_iter<S>(source: S) -> BlockingIter<S>
 where
-    S: Stream + Unpin,
+    S: Stream + 'static,
 {
-    BlockingIter { source }
+    BlockingIter {
+        source: into_source(source),
+    }
 }
 
 /// The iterator of [`into_blocking_iter`].
-#[derive(Debug)]
-pub struct BlockingIter<S> {
-    source: S,
+///
+/// # Examples
+///
+/// ```
+/// use aleph::stream::{self, BlockingIter};
+///
+/// let iter: BlockingIter<_> = stream::into_blocking_iter(futures::stream::iter([1, 2]));
+/// assert_eq!(iter.collect::<Vec<_>>(), [1, 2]);
+/// ```
+pub struct BlockingIter<S: Stream> {
+    source: AnySource<S>,
 }
 
-impl<S: Stream + Unpin> Iterator for BlockingIter<S> {
+impl<S: Stream> BlockingIter<S> {
+    /// Why the source ended, once the iterator returned `None`: the error an
+    /// aleph source was closed with, or a panic of a foreign stream (kind
+    /// [`Panic`](crate::ErrorKind::Panic)). `None` after a clean end, or
+    /// while the source has not ended.
+    ///
+    /// An iterator cannot carry the error itself; check this after the loop,
+    /// so that a truncated stream is never taken for a complete one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::stream::{self, Channel};
+    ///
+    /// let ch = Channel::buffered(4);
+    /// let mut values = stream::into_blocking_iter(ch.clone());
+    /// ch.try_send(1).unwrap();
+    /// ch.close_with_error(aleph::Error::other("connection reset"));
+    /// let got: Vec<i32> = values.by_ref().collect();
+    /// assert_eq!(got, [1]);
+    /// assert_eq!(values.error().unwrap().to_string(), "connection reset");
+    /// ```
+    pub fn error(&self) -> Option<Error> {
+        self.source.end_error()
+    }
+}
+
+impl<S: Stream> Iterator for BlockingIter<S> {
     type Item = S::Item;
 
     fn next(&mut self) -> Option<S::Item> {
-        block_on(poll_fn(|cx| Pin::new(&mut self.source).poll_next(cx)))
+        block_on(source::next(&mut self.source))
+    }
+}
+
+impl<S: Stream> std::fmt::Debug for BlockingIter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            AnySource::Aleph(rx) => write!(f, "BlockingIter({rx:?})"),
+            AnySource::Foreign(_) => f.write_str("BlockingIter(stream)"),
+        }
     }
 }
 

@@ -154,7 +154,9 @@ impl<T> Channel<T> {
 
     /// A channel that buffers up to `capacity` values before a send waits.
     ///
-    /// `Channel::buffered(0)` is the same as [`Channel::new`].
+    /// `Channel::buffered(0)` is the same as [`Channel::new`]. Room for up to
+    /// 65,536 values is allocated when the channel is made; a larger channel
+    /// allocates as it fills, so `capacity` may be a generous bound.
     ///
     /// # Examples
     ///
@@ -602,10 +604,14 @@ macro_rules! recv_methods {
         }
 
         /// Runs `f` once the channel is drained (at once, on this thread, if it
-        /// already is).
+        /// already is), always after the `on_closed` callbacks: registered
+        /// while those still run, it runs right after them, on their thread.
         ///
         /// The callback runs on the thread that drains the channel, outside any
-        /// lock; keep it short and do not block in it.
+        /// lock; keep it short and do not block in it. If it panics when a
+        /// receive or a dropped handle drains the channel, the panic is logged
+        /// (`tracing`, error level) and the other callbacks still run; an
+        /// explicit `close()` resumes it after every callback ran.
         ///
         /// # Examples
         ///
@@ -734,7 +740,11 @@ macro_rules! common_methods {
         /// already is).
         ///
         /// The callback runs on the thread that closes the channel, outside any
-        /// lock; keep it short and do not block in it.
+        /// lock; keep it short and do not block in it. If it panics, the other
+        /// callbacks still run; the panic then reaches the caller of an
+        /// explicit `close()` (unless that thread is already unwinding), and is
+        /// logged (`tracing`, error level) when a dropped handle closed the
+        /// channel.
         ///
         /// # Examples
         ///
@@ -883,7 +893,6 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
         self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
-        super::close_if_upstream(&self.shared);
         self.shared.drop_sender();
         self.shared.drop_receiver();
     }
@@ -898,7 +907,6 @@ impl<T> Drop for Sender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.shared.cancel_recv(&mut self.waiter, Kind::Handle);
-        super::close_if_upstream(&self.shared);
         self.shared.drop_receiver();
     }
 }

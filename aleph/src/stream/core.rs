@@ -33,19 +33,25 @@
 //!   own, and every event wakes all of them (as async-channel treats its
 //!   stream listeners): an abandoned one can never absorb a wake-up that a
 //!   live waiter needs.
-//! - Wakers and user callbacks run after the lock is released.
+//! - Wakers and user callbacks run after the lock is released. A callback's
+//!   panic reaches only the caller of an explicit `close()`; fired by a
+//!   receive or a dropped handle it is caught and logged (`wait::run_hooks`).
+//!
+//! The loom models in `tests/loom_channel.rs` (run by `scripts/loom.sh`)
+//! explore the races between these paths; the atomics and the lock come
+//! from `wait::sync` so that loom can replace them.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
 
-use parking_lot::{Mutex, MutexGuard};
 use slab::Slab;
 
-use super::wait::{run_hooks_catching, Hook, WaitQueue, Wakeups};
+use super::wait::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use super::wait::sync::{Mutex, MutexGuard};
+use super::wait::{run_hooks, Hook, WaitQueue, Wakeups};
 use crate::stream::Description;
 use crate::Error;
 
@@ -203,7 +209,7 @@ impl<T> Shared<T> {
     /// what is buffered and then see the end.
     pub(crate) fn drop_sender(&self) {
         if self.send_handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.close(None);
+            self.close_as(None, false);
         }
     }
 
@@ -211,7 +217,7 @@ impl<T> Shared<T> {
     /// buffered: nobody can take it any more, and senders get their values back.
     pub(crate) fn drop_receiver(&self) {
         if self.recv_handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.close(None);
+            self.close_as(None, false);
             let mut dropped = Vec::new();
             if let Some(ring) = &self.ring {
                 while let Ok(value) = ring.pop() {
@@ -533,7 +539,6 @@ impl<T> Shared<T> {
             }
             Err(PopError::Closed) => {
                 self.leave(waiter, Side::Recv, kind);
-                self.note_end();
                 return Poll::Ready(None);
             }
             Err(PopError::Empty) => {}
@@ -554,7 +559,6 @@ impl<T> Shared<T> {
                 Self::unpark(&mut st, waiter, Side::Recv, kind);
                 self.publish_parked(&st);
                 drop(st);
-                self.note_end();
                 Poll::Ready(None)
             }
             Err(PopError::Empty) => Poll::Pending,
@@ -577,11 +581,6 @@ impl<T> Shared<T> {
         }
         if st.closed {
             Self::unpark(&mut st, waiter, Side::Recv, kind);
-            let error = st.error.clone();
-            drop(st);
-            if let Some(error) = error {
-                super::note_end_error(&error);
-            }
             return Poll::Ready(None);
         }
         if st.queue(Side::Recv, kind).park(waiter, cx.waker()) {
@@ -653,14 +652,6 @@ impl<T> Shared<T> {
         wake.run();
     }
 
-    /// Reports the error a channel closed with to the task reading its end.
-    fn note_end(&self) {
-        let error = self.state.lock().error.clone();
-        if let Some(error) = error {
-            super::note_end_error(&error);
-        }
-    }
-
     /// Removes a finished waiter from its queue, taking the lock only if it parked.
     fn leave(&self, waiter: &mut Option<u64>, side: Side, kind: Kind) {
         if waiter.is_some() {
@@ -679,8 +670,15 @@ impl<T> Shared<T> {
     // ---- closing ---------------------------------------------------------
 
     /// Closes the channel (the first close wins and sets the error). Returns
-    /// true if this call closed it.
+    /// true if this call closed it. A hook's panic reaches the caller, after
+    /// every hook ran (see [`run_hooks`]).
     pub(crate) fn close(&self, error: Option<Error>) -> bool {
+        self.close_as(error, true)
+    }
+
+    /// Closes the channel; with `propagate` false (a dropped handle), a
+    /// hook's panic is only logged.
+    fn close_as(&self, error: Option<Error>, propagate: bool) -> bool {
         let mut guard = self.state.lock();
         if guard.closed {
             return false;
@@ -708,11 +706,24 @@ impl<T> Shared<T> {
             Self::drain_locked(st, &mut wake);
         }
         drop(guard);
+        // Ends the closing window even if a waker panics below.
+        let window = ClosingWindow { shared: self };
         // Drained hooks collected above come after the closed ones in `hooks`.
-        let finish = FinishClosing { shared: self };
-        wake.run();
-        drop(finish);
+        let panic = wake.run_catching(propagate);
+        // Then the drained hooks that came due meanwhile (on another thread).
+        let late = window.end();
+        let late_panic = run_hooks(late, propagate && panic.is_none());
+        if let Some(panic) = panic.or(late_panic) {
+            std::panic::resume_unwind(panic);
+        }
         true
+    }
+
+    /// Ends the closing window: returns the drained hooks that waited for it.
+    fn end_closing(&self) -> Vec<Hook> {
+        let mut st = self.state.lock();
+        st.closing = false;
+        std::mem::take(&mut st.drained_after_closing)
     }
 
     fn drain_locked(st: &mut State<T>, wake: &mut Wakeups) {
@@ -758,11 +769,14 @@ impl<T> Shared<T> {
 
     pub(crate) fn on_drained(&self, hook: Hook) {
         let mut st = self.state.lock();
-        if st.drained {
+        if !st.drained {
+            st.on_drained.push(hook);
+        } else if st.closing {
+            // Drained, but the closed hooks still run: this one after them.
+            st.drained_after_closing.push(hook);
+        } else {
             drop(st);
             hook();
-        } else {
-            st.on_drained.push(hook);
         }
     }
 
@@ -843,23 +857,24 @@ impl<T> Shared<T> {
     }
 }
 
-/// Ends the closing window once the closed hooks ran (even if one panicked),
-/// and runs the drained hooks that came due meanwhile.
-struct FinishClosing<'a, T> {
+/// The closing window of a `close`, ended by [`ClosingWindow::end`], or on
+/// drop if the close unwinds before (a waker that panics): then the drained
+/// hooks that waited for it run here, their panics logged.
+struct ClosingWindow<'a, T> {
     shared: &'a Shared<T>,
 }
 
-impl<T> Drop for FinishClosing<'_, T> {
+impl<T> ClosingWindow<'_, T> {
+    fn end(self) -> Vec<Hook> {
+        let late = self.shared.end_closing();
+        std::mem::forget(self);
+        late
+    }
+}
+
+impl<T> Drop for ClosingWindow<'_, T> {
     fn drop(&mut self) {
-        let mut st = self.shared.state.lock();
-        st.closing = false;
-        let hooks = std::mem::take(&mut st.drained_after_closing);
-        drop(st);
-        let panic = run_hooks_catching(hooks);
-        // Already unwinding from a closed hook's panic: that one propagates.
-        if let (Some(panic), false) = (panic, std::thread::panicking()) {
-            std::panic::resume_unwind(panic);
-        }
+        run_hooks(self.shared.end_closing(), false);
     }
 }
 

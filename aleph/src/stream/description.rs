@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 pub struct Description {
     /// What the stream is: `"channel"`, or the protocol that feeds it (`"tcp"`, ...).
     pub kind: &'static str,
-    /// A label given by the user (for example through `Connect::label`).
+    /// A label given by the user (for example through `ConnectOptions::label`).
     pub label: Option<String>,
     /// The buffer's capacity; 0 for an unbuffered (rendezvous) stream.
     pub capacity: usize,

@@ -52,8 +52,8 @@ impl Duplex<Bytes, Bytes> {
             rx,
             chunk: Bytes::new(),
             tx,
-            held: None,
             waiter: None,
+            retry: None,
         }
     }
 }
@@ -67,14 +67,14 @@ impl Duplex<Bytes, Bytes> {
 /// read gives the end of file (`Ok(0)`) if it closed cleanly, or its error.
 ///
 /// **Writing** copies the bytes written into a new chunk (up to 64 KiB per
-/// write) and sends it. If the channel has no room, the chunk is held and the
-/// write still succeeds; the next write waits (`Pending`) until the held chunk
-/// is delivered, so at most one chunk waits outside the channel.
-/// [`flush`](tokio::io::AsyncWriteExt::flush) delivers the held chunk, and
-/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) flushes and then closes the
-/// sending direction (for a connection: what was written is sent, then the
-/// peer sees the end). As with tokio's `BufWriter`, dropping it without a
-/// flush drops a held chunk.
+/// write) and sends it. A write succeeds only once its chunk is in the
+/// channel; while the channel has no room it waits (`Pending`) and takes
+/// nothing, so a written byte is never held outside the channel:
+/// [`flush`](tokio::io::AsyncWriteExt::flush) has nothing to deliver, and
+/// dropping the `DuplexIo` right after a write loses nothing.
+/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the sending
+/// direction (for a connection: what was written is sent, then the peer sees
+/// the end).
 ///
 /// Dropping it drops its handles on both directions: a direction with no other
 /// handle left closes.
@@ -83,9 +83,12 @@ impl Duplex<Bytes, Bytes> {
 ///
 /// A read after the receiving direction closed with an error fails with that
 /// error inside an `io::Error` (`aleph`'s errors come back out unchanged
-/// where aleph converts an `io::Error`). A write or flush once the sending
-/// direction is closed, by [`shutdown`](tokio::io::AsyncWriteExt::shutdown),
-/// by the peer or by an error, fails with [`io::ErrorKind::BrokenPipe`].
+/// where aleph converts an `io::Error`). A write once the sending direction
+/// is closed, by [`shutdown`](tokio::io::AsyncWriteExt::shutdown), by the
+/// peer or by an error, fails with [`io::ErrorKind::BrokenPipe`]. A flush
+/// always succeeds: every write it could wait for is already in the channel
+/// (as for a TCP socket, a flush says nothing about what the peer did with
+/// it).
 ///
 /// # Examples
 ///
@@ -117,32 +120,15 @@ pub struct DuplexIo {
     /// What is left of the chunk being read.
     chunk: Bytes,
     tx: Sender<Bytes>,
-    /// A chunk written but not yet in the channel.
-    held: Option<Bytes>,
-    /// The parked send of `held`.
+    /// The parked write, waiting for room.
     waiter: Option<u64>,
+    /// The copy made by the last write that had to wait: not written (the
+    /// caller was told `Pending`), only kept to spare a second copy when the
+    /// caller retries with the same bytes.
+    retry: Option<Bytes>,
 }
 
 impl DuplexIo {
-    /// Delivers the held chunk, if any.
-    fn poll_deliver(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.held.is_none() {
-            return Poll::Ready(Ok(()));
-        }
-        match self.tx.shared().poll_send(
-            &mut self.held,
-            &mut self.waiter,
-            super::core::Kind::Handle,
-            cx,
-        ) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(_lost)) => Poll::Ready(Err(
-                self.broken_pipe("the stream closed before the written bytes could be delivered")
-            )),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
     /// The error of a write on a closed sending direction: `BrokenPipe`,
     /// carrying the error that closed it, if there was one.
     fn broken_pipe(&self, message: &'static str) -> io::Error {
@@ -189,7 +175,6 @@ impl AsyncWrite for DuplexIo {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        std::task::ready!(this.poll_deliver(cx))?;
         if this.tx.is_closed() {
             return Poll::Ready(Err(this.broken_pipe("write on a closed stream")));
         }
@@ -197,29 +182,38 @@ impl AsyncWrite for DuplexIo {
             return Poll::Ready(Ok(0));
         }
         let n = data.len().min(MAX_WRITE);
-        match this
-            .tx
-            .shared()
-            .try_send(Bytes::copy_from_slice(&data[..n]))
-        {
-            Ok(()) => {}
-            Err((_, true)) => {
-                return Poll::Ready(Err(this.broken_pipe("write on a closed stream")))
+        // A `Pending` write must not count its chunk as written: the caller
+        // may retry with other bytes, or never. So a chunk is sent only from
+        // the bytes of the call that succeeds; the copy of a waiting write is
+        // kept aside only to be reused if the retry brings the same bytes.
+        let chunk = match this.retry.take() {
+            Some(copy) if copy[..] == data[..n] => copy,
+            _ => Bytes::copy_from_slice(&data[..n]),
+        };
+        let mut chunk = Some(chunk);
+        match this.tx.shared().poll_send(
+            &mut chunk,
+            &mut this.waiter,
+            super::core::Kind::Handle,
+            cx,
+        ) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(n)),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(this.broken_pipe("write on a closed stream"))),
+            Poll::Pending => {
+                this.retry = chunk;
+                Poll::Pending
             }
-            Err((chunk, false)) => this.held = Some(chunk),
         }
-        Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_deliver(cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Every accepted write is already in the channel.
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let delivered = std::task::ready!(this.poll_deliver(cx));
-        this.tx.close();
-        Poll::Ready(delivered)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().tx.close();
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -237,7 +231,6 @@ impl std::fmt::Debug for DuplexIo {
             .field("reading", &self.rx.description())
             .field("buffered", &self.chunk.len())
             .field("writing", &self.tx.description())
-            .field("holding", &self.held.is_some())
             .finish()
     }
 }

@@ -20,6 +20,19 @@
 //!   delivers nothing; a `recv` whose future is dropped loses nothing.
 //! - **Describable.** [`description`](Channel::description) tells what a
 //!   stream is, how full, who waits, and whether it ended.
+//! - **Links hold only what they read.** [`connect`] and the operators keep
+//!   only the receiving half of an aleph source: they close it explicitly
+//!   when the rules above ask, read its ending error from it, and never keep
+//!   it open. No thread- or task-local state changes what a drop does.
+//! - **Panics are errors.** A panic in user code a link or operator runs (an
+//!   iterator, a function, a foreign stream it polls) ends its output with an
+//!   error of kind [`Panic`](crate::ErrorKind::Panic): never a clean end,
+//!   never an abort.
+//!
+//! Beyond channels: [`connect`] and [`splice`] join streams, the operators
+//! ([`batch`], [`throttle`], [`periodically`], [`buffer`], [`zip`],
+//! [`flatten`], [`fold`], ...) transform them, and a [`Bus`] fans messages
+//! out to the subscribers of a topic.
 //!
 //! # Names
 //!
@@ -30,6 +43,7 @@
 //! handle implements `Sink` itself ([`sink()`](Channel::sink) gives one).
 
 mod adapt;
+mod bus;
 mod channel;
 mod connect;
 mod core;
@@ -39,72 +53,21 @@ mod error;
 mod io;
 mod ops;
 mod sink;
+mod source;
 mod wait;
 
-pub use adapt::{
-    from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter,
-    ADAPTER_CAPACITY,
-};
+pub use adapt::{from_iter, from_sink, from_stream, into_blocking_iter, into_mpsc, BlockingIter};
+pub use bus::{Bus, BusDescription};
 pub use channel::{Channel, EventFuture, Receiver, RecvFuture, SendFuture, Sender};
-pub use connect::{connect, AlephSink, Connect, ForeignSink, IntoSink, Link};
+pub use connect::{connect, AlephSink, ConnectOptions, ForeignSink, IntoSink, Link};
 pub use description::Description;
 pub use duplex::{splice, Duplex};
 pub use error::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 pub use io::DuplexIo;
-pub use ops::{batch, buffer, consume, flatten, fold, periodically, throttle, zip};
+pub use ops::{
+    batch, buffer, consume, flatten, fold, periodically, periodically_after, throttle, zip,
+};
 pub use sink::ChannelSink;
 
 pub(crate) use adapt::block_on;
-
-use std::cell::{Cell, RefCell};
-
-use crate::Error;
-
-thread_local! {
-    /// Set while a link or operator drops its source because its sink closed
-    /// (upstream propagation): every aleph handle dropped meanwhile closes its
-    /// channel, even one wrapped in foreign stream adapters.
-    static CLOSING_UPSTREAM: Cell<bool> = const { Cell::new(false) };
-}
-
-tokio::task_local! {
-    /// In a link or operator task: the error with which a source it read
-    /// ended, noted by whichever aleph handle saw the end.
-    static END_ERROR: RefCell<Option<Error>>;
-}
-
-/// Drops `source`, closing every aleph channel it holds a receiving handle on.
-pub(crate) fn close_upstream<S>(source: S) {
-    CLOSING_UPSTREAM.with(|flag| flag.set(true));
-    drop(source);
-    CLOSING_UPSTREAM.with(|flag| flag.set(false));
-}
-
-fn close_if_upstream<T>(shared: &core::Shared<T>) {
-    if CLOSING_UPSTREAM.with(|flag| flag.get()) {
-        shared.close(None);
-    }
-}
-
-fn note_end_error(error: &Error) {
-    let _ = END_ERROR.try_with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(error.clone());
-        }
-    });
-}
-
-/// Runs `fut` with a slot for the error that ends the sources it reads, and
-/// returns the error noted, if any.
-pub(crate) async fn catching_end_error<F: std::future::Future>(
-    fut: F,
-) -> (F::Output, Option<Error>) {
-    END_ERROR
-        .scope(RefCell::new(None), async move {
-            let out = fut.await;
-            let error = END_ERROR.with(|slot| slot.borrow_mut().take());
-            (out, error)
-        })
-        .await
-}
+pub(crate) use source::Source;

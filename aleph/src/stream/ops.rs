@@ -9,7 +9,18 @@
 //! - when the source ends, the output closes, with the source's error if it
 //!   ended with one;
 //! - when the output closes or every handle on it is dropped, the source is
-//!   closed (a foreign stream is dropped).
+//!   closed (a foreign stream is dropped);
+//! - the task holds only the receiving half of an aleph source, so dropping
+//!   the last handle that can send into it still closes it (the drop rule);
+//! - a panic in user code the task runs (an iterator, a function, a foreign
+//!   stream it polls) ends the output with an error of kind
+//!   [`Panic`](crate::ErrorKind::Panic), never with a clean end.
+//!
+//! A foreign stream that wraps an aleph handle (`ch.receiver().map(f)`) is
+//! seen as foreign: it ends cleanly when it returns `None`, whatever error
+//! the channel inside closed with, and closing it means dropping it (which
+//! closes the channel inside only if that was its last receiving handle).
+//! Pass aleph handles as they are to keep their errors.
 //!
 //! All of them panic when called outside a tokio runtime.
 
@@ -17,15 +28,33 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures_core::Stream;
+use tokio::time::Instant;
 
-use super::adapt::{forward, next_unless_closed, spawn_source, ADAPTER_CAPACITY};
-use super::Receiver;
+use super::adapt::{forward, spawn_source, Forwarded, ADAPTER_CAPACITY};
+use super::source::{catching, into_source, next, next_or_closed, Next};
+use super::{Receiver, Source};
 use crate::Result;
+
+/// Sleeps until `at`; forever if there is no such instant (a duration too
+/// large for the clock means "never").
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `from + after`, or `None` when that does not fit the clock.
+fn later(from: Instant, after: Duration) -> Option<Instant> {
+    from.checked_add(after)
+}
 
 /// Groups values into batches of at most `max`, emitting a batch when it is
 /// full or when `latency` has passed since its first value, whichever is first.
 ///
-/// A partial batch is emitted when the source ends. `max` of 0 is treated as 1.
+/// A partial batch is emitted when the source ends; a `max` of 0 is taken as
+/// one. A `latency` too large for the clock (`Duration::MAX`) means "never":
+/// batches are then emitted only when full or at the end.
 ///
 /// # Examples
 ///
@@ -48,23 +77,25 @@ where
     S::Item: Send + 'static,
 {
     let max = max.max(1);
+    let mut source = into_source(source);
     spawn_source(ADAPTER_CAPACITY, "batch", move |tx| async move {
-        let mut source = pin!(source);
         let closed = tx.closed();
         let mut closed = pin!(closed);
         let mut pending: Vec<S::Item> = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
+        // `Some(None)`: a batch is open and its latency is too long to ever pass.
+        let mut deadline: Option<Option<Instant>> = None;
         loop {
             let next = match deadline {
-                None => next_unless_closed(source.as_mut(), &mut closed).await,
+                None => next_or_closed(&mut source, &tx, &mut closed).await,
                 Some(at) => {
                     tokio::select! {
                         biased;
-                        next = next_unless_closed(source.as_mut(), &mut closed) => next,
-                        () = tokio::time::sleep_until(at) => {
+                        next = next_or_closed(&mut source, &tx, &mut closed) => next,
+                        () = sleep_until(at) => {
                             deadline = None;
                             if tx.send(std::mem::take(&mut pending)).await.is_err() {
-                                return;
+                                source.close();
+                                return None;
                             }
                             continue;
                         }
@@ -72,26 +103,30 @@ where
                 }
             };
             match next {
-                Some(Some(value)) => {
+                Next::Value(value) => {
                     if pending.is_empty() {
-                        deadline = Some(tokio::time::Instant::now() + latency);
+                        deadline = Some(later(Instant::now(), latency));
                         pending.reserve(max.min(1024));
                     }
                     pending.push(value);
                     if pending.len() >= max {
                         deadline = None;
                         if tx.send(std::mem::take(&mut pending)).await.is_err() {
-                            return;
+                            source.close();
+                            return None;
                         }
                     }
                 }
-                Some(None) => {
+                Next::Ended => {
                     if !pending.is_empty() {
                         let _ = tx.send(pending).await;
                     }
-                    return;
+                    return source.end_error();
                 }
-                None => return,
+                Next::SinkClosed => {
+                    source.close();
+                    return None;
+                }
             }
         }
     })
@@ -100,7 +135,9 @@ where
 /// Passes values on at most `per_sec` per second, spacing them evenly.
 ///
 /// The output is unbuffered, so the rate holds for the consumer too. A
-/// non-positive or non-finite rate passes values on without delay.
+/// non-positive or non-finite rate passes values on without delay. A rate so
+/// small that its period does not fit a `Duration` (`1e-300`) is clamped to
+/// the slowest one: the first value passes, the next effectively never.
 ///
 /// # Examples
 ///
@@ -120,22 +157,38 @@ where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
 {
-    let period =
-        (per_sec.is_finite() && per_sec > 0.0).then(|| Duration::from_secs_f64(1.0 / per_sec));
+    let period = (per_sec.is_finite() && per_sec > 0.0)
+        .then(|| Duration::try_from_secs_f64(1.0 / per_sec).unwrap_or(Duration::MAX));
+    let mut source = into_source(source);
     spawn_source(0, "throttle", move |tx| async move {
-        let mut source = pin!(source);
         let closed = tx.closed();
         let mut closed = pin!(closed);
-        let mut next_at = tokio::time::Instant::now();
-        while let Some(Some(value)) = next_unless_closed(source.as_mut(), &mut closed).await {
+        let mut next_at = Some(Instant::now());
+        loop {
+            let value = match next_or_closed(&mut source, &tx, &mut closed).await {
+                Next::Value(value) => value,
+                Next::Ended => return source.end_error(),
+                Next::SinkClosed => {
+                    source.close();
+                    return None;
+                }
+            };
             if let Some(period) = period {
-                tokio::time::sleep_until(next_at).await;
+                tokio::select! {
+                    biased;
+                    () = &mut closed => {
+                        source.close();
+                        return None;
+                    }
+                    () = sleep_until(next_at) => {}
+                }
                 // Idle time does not turn into a burst later: at most one
                 // value is released per period from now on.
-                next_at = next_at.max(tokio::time::Instant::now()) + period;
+                next_at = next_at.and_then(|at| later(at.max(Instant::now()), period));
             }
             if tx.send(value).await.is_err() {
-                return;
+                source.close();
+                return None;
             }
         }
     })
@@ -143,9 +196,7 @@ where
 
 /// A source that yields `f()` every `period`, starting one period from now.
 ///
-/// The output is unbuffered: `f` is called at a tick, and its value waits
-/// until taken; ticks missed meanwhile are skipped rather than bunched. The
-/// source ends when the output is closed or dropped.
+/// The same as [`periodically_after`] with an initial delay of one `period`.
 ///
 /// # Examples
 ///
@@ -161,25 +212,75 @@ where
 /// assert_eq!(ticks.recv().await, Some(2));
 /// # }
 /// ```
-pub fn periodically<T, F>(period: Duration, mut f: F) -> Receiver<T>
+pub fn periodically<T, F>(period: Duration, f: F) -> Receiver<T>
 where
     T: Send + 'static,
     F: FnMut() -> T + Send + 'static,
 {
-    spawn_source(0, "periodically", move |tx| async move {
-        let start = tokio::time::Instant::now() + period;
-        let mut ticks = tokio::time::interval_at(start, period.max(Duration::from_nanos(1)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    periodically_after(period, period, f)
+}
+
+/// A source that yields `f()` after `initial_delay`, then every `period`
+/// (Manifold's `periodically` with its initial delay).
+///
+/// The output buffers one value, as Manifold's does. `f` is called at a tick
+/// only if that buffer has room, so every value produced is delivered (even
+/// after the output is closed: a closed source still yields what it holds),
+/// and ticks that pass while a value waits are skipped rather than bunched.
+/// A duration too large for the clock (`Duration::MAX`) means "never"; a
+/// `period` of zero is taken as one nanosecond.
+///
+/// The source ends when the output is closed or dropped. If `f` panics, it
+/// ends with an error of kind [`Panic`](crate::ErrorKind::Panic).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use aleph::stream;
+///
+/// let start = tokio::time::Instant::now();
+/// let ticks = stream::periodically_after(Duration::ZERO, Duration::from_secs(60), || "tick");
+/// assert_eq!(ticks.recv().await, Some("tick"));
+/// assert!(start.elapsed() < Duration::from_secs(1)); // the first one at once
+/// # }
+/// ```
+pub fn periodically_after<T, F>(initial_delay: Duration, period: Duration, mut f: F) -> Receiver<T>
+where
+    T: Send + 'static,
+    F: FnMut() -> T + Send + 'static,
+{
+    let period = period.max(Duration::from_nanos(1));
+    let first = later(Instant::now(), initial_delay);
+    spawn_source(1, "periodically", move |tx| async move {
+        let mut tick = first;
         loop {
             tokio::select! {
                 biased;
-                () = tx.closed() => return,
-                _ = ticks.tick() => {
-                    if tx.send(f()).await.is_err() {
-                        return;
-                    }
+                () = tx.closed() => return None,
+                () = sleep_until(tick) => {}
+            }
+            // Only this task sends, so room seen here is still there below.
+            if tx.description().buffered == 0 {
+                let value = match catching("the periodically function", &mut f) {
+                    Ok(value) => value,
+                    Err(panicked) => return Some(panicked),
+                };
+                if tx.try_send(value).is_err() {
+                    return None;
                 }
             }
+            let now = Instant::now();
+            // Missed ticks are skipped: the next one is then a period from now.
+            tick = tick.and_then(|at| later(at, period)).and_then(|at| {
+                if at <= now {
+                    later(now, period)
+                } else {
+                    Some(at)
+                }
+            });
         }
     })
 }
@@ -204,8 +305,12 @@ where
     S: Stream + Send + 'static,
     S::Item: Send + 'static,
 {
+    let mut source = into_source(source);
     spawn_source(capacity, "buffer", move |tx| async move {
-        forward(Box::pin(source), &tx, None, true).await;
+        match forward(&mut source, &tx, None, true).await {
+            Forwarded::Drained => source.end_error(),
+            _ => None,
+        }
     })
 }
 
@@ -231,22 +336,29 @@ where
     A::Item: Send + 'static,
     B::Item: Send + 'static,
 {
+    let mut a = into_source(a);
+    let mut b = into_source(b);
     spawn_source(ADAPTER_CAPACITY, "zip", move |tx| async move {
-        let mut a = pin!(a);
-        let mut b = pin!(b);
         let closed = tx.closed();
         let mut closed = pin!(closed);
         loop {
-            let Some(Some(left)) = next_unless_closed(a.as_mut(), &mut closed).await else {
-                return;
+            let left = match next_or_closed(&mut a, &tx, &mut closed).await {
+                Next::Value(value) => value,
+                Next::Ended => return a.end_error(),
+                Next::SinkClosed => break,
             };
-            let Some(Some(right)) = next_unless_closed(b.as_mut(), &mut closed).await else {
-                return;
+            let right = match next_or_closed(&mut b, &tx, &mut closed).await {
+                Next::Value(value) => value,
+                Next::Ended => return b.end_error(),
+                Next::SinkClosed => break,
             };
             if tx.send((left, right)).await.is_err() {
-                return;
+                break;
             }
         }
+        a.close();
+        b.close();
+        None
     })
 }
 
@@ -275,17 +387,34 @@ where
     <S::Item as IntoIterator>::IntoIter: Send,
     <S::Item as IntoIterator>::Item: Send + 'static,
 {
+    let mut source = into_source(source);
     spawn_source(ADAPTER_CAPACITY, "flatten", move |tx| async move {
-        let mut source = pin!(source);
         let closed = tx.closed();
         let mut closed = pin!(closed);
-        while let Some(Some(values)) = next_unless_closed(source.as_mut(), &mut closed).await {
-            for value in values {
+        loop {
+            let values = match next_or_closed(&mut source, &tx, &mut closed).await {
+                Next::Value(values) => values,
+                Next::Ended => return source.end_error(),
+                Next::SinkClosed => break,
+            };
+            let mut values = match catching("a collection's iterator", || values.into_iter()) {
+                Ok(values) => values,
+                Err(panicked) => return Some(panicked),
+            };
+            loop {
+                let value = match catching("a collection's iterator", || values.next()) {
+                    Ok(Some(value)) => value,
+                    Ok(None) => break,
+                    Err(panicked) => return Some(panicked),
+                };
                 if tx.send(value).await.is_err() {
-                    return;
+                    source.close();
+                    return None;
                 }
             }
         }
+        source.close();
+        None
     })
 }
 
@@ -293,7 +422,12 @@ where
 ///
 /// # Errors
 ///
-/// The error the source ended with, if any (a truncated stream is not `Ok`).
+/// The error the source ended with, if any (a truncated stream is not `Ok`);
+/// see [`fold`].
+///
+/// # Cancel safety
+///
+/// Dropping the future drops the source: values taken so far were given to `f`.
 ///
 /// # Examples
 ///
@@ -309,7 +443,7 @@ where
 /// ```
 pub async fn consume<S, F>(source: S, mut f: F) -> Result<()>
 where
-    S: Stream,
+    S: Stream + 'static,
     F: FnMut(S::Item),
 {
     fold(source, (), move |(), value| f(value)).await
@@ -320,7 +454,14 @@ where
 ///
 /// # Errors
 ///
-/// The error the source ended with, if any (a truncated stream is not `Ok`).
+/// The error the source ended with, if any (a truncated stream is not `Ok`):
+/// the error an aleph handle was closed with, or a panic of a foreign stream
+/// (kind [`Panic`](crate::ErrorKind::Panic)).
+///
+/// # Cancel safety
+///
+/// Dropping the future drops the source and the accumulator: values taken so
+/// far are lost with it.
 ///
 /// # Examples
 ///
@@ -335,19 +476,15 @@ where
 /// ```
 pub async fn fold<S, A, F>(source: S, init: A, mut f: F) -> Result<A>
 where
-    S: Stream,
+    S: Stream + 'static,
     F: FnMut(A, S::Item) -> A,
 {
-    let work = async move {
-        let mut source = pin!(source);
-        let mut acc = init;
-        while let Some(value) = std::future::poll_fn(|cx| source.as_mut().poll_next(cx)).await {
-            acc = f(acc, value);
-        }
-        acc
-    };
-    let (acc, error) = super::catching_end_error(work).await;
-    match error {
+    let mut source = into_source(source);
+    let mut acc = init;
+    while let Some(value) = next(&mut source).await {
+        acc = f(acc, value);
+    }
+    match source.end_error() {
         Some(error) => Err(error),
         None => Ok(acc),
     }

@@ -14,10 +14,15 @@ use crate::{Error, ErrorKind};
 ///
 /// It holds at most one value accepted by `start_send` that the channel had no
 /// room for yet; `poll_ready` and `poll_flush` deliver it, so
-/// `SinkExt::send(v).await` returns only once `v` is in the channel. Dropping
-/// the sink while it holds a value drops that value, as with every `Sink`:
-/// flush or close first. `poll_close` delivers the held value and then closes
-/// the channel for every handle.
+/// `SinkExt::send(v).await` returns only once `v` is in the channel.
+/// `poll_close` delivers the held value and then closes the channel for every
+/// handle.
+///
+/// Dropping the sink while it holds a value (fed with `SinkExt::feed` and
+/// never flushed) tries once more to put the value in the channel; if there
+/// is still no room, the channel is closed with an error of kind
+/// [`Closed`](ErrorKind::Closed), so its consumer never mistakes the loss for
+/// a clean end. Flush or close a sink before dropping it.
 ///
 /// # Errors
 ///
@@ -124,9 +129,18 @@ impl<T> Sink<T> for ChannelSink<T> {
 
 impl<T> Drop for ChannelSink<T> {
     fn drop(&mut self) {
-        self.sender
-            .shared()
-            .cancel_send(&mut self.waiter, Kind::Handle);
+        let shared = self.sender.shared();
+        shared.cancel_send(&mut self.waiter, Kind::Handle);
+        let Some(value) = self.held.take() else {
+            return;
+        };
+        if let Err((value, false)) = shared.try_send(value) {
+            drop(value);
+            shared.close(Some(Error::new(
+                ErrorKind::Closed,
+                "a sink was dropped holding a value the stream had no room for",
+            )));
+        }
     }
 }
 

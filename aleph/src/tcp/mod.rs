@@ -9,12 +9,12 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> aleph::Result<()> {
 //! use aleph::bytes::Bytes;
-//! use aleph::stream::{self, Connect};
+//! use aleph::stream::{self, ConnectOptions};
 //! use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 //!
 //! let server = tcp::start_server(
 //!     |conn, _info| {
-//!         stream::connect(conn.clone(), conn, Connect::default());
+//!         stream::connect(conn.clone(), conn, ConnectOptions::default());
 //!     },
 //!     TcpServerOptions::default(),
 //! )
@@ -263,13 +263,13 @@ fn listener_options(options: TcpServerOptions) -> ListenerOptions {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
 /// use aleph::bytes::{self, Bytes};
-/// use aleph::stream::{self, Connect};
+/// use aleph::stream::{self, ConnectOptions};
 /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 /// use futures::TryStreamExt;
 ///
 /// let server = tcp::start_server(
 ///     |conn, _info| {
-///         stream::connect(conn.clone(), conn, Connect::default());
+///         stream::connect(conn.clone(), conn, ConnectOptions::default());
 ///     },
 ///     TcpServerOptions::default(),
 /// )

@@ -106,7 +106,7 @@ impl Default for TcpServerOptions {
 /// # async fn main() -> aleph::Result<()> {
 /// use std::time::Duration;
 /// use aleph::bytes::{self, Bytes};
-/// use aleph::stream::{self, Connect};
+/// use aleph::stream::{self, ConnectOptions};
 /// use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
 /// use aleph::tls::{ClientTls, Identity, ServerTls, ServerTlsOptions};
 ///
@@ -117,7 +117,7 @@ impl Default for TcpServerOptions {
 /// })?;
 /// let server = tcp::start_server(
 ///     |conn, _info| {
-///         stream::connect(conn.clone(), conn, Connect::default());
+///         stream::connect(conn.clone(), conn, ConnectOptions::default());
 ///     },
 ///     TcpServerOptions { tls: Some(server_tls), ..Default::default() },
 /// )

@@ -9,6 +9,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ConfigBuilder, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use super::verify::ExplainingVerifier;
 use super::{alpn_protocols, provider, Identity, TrustRoots};
 use crate::{Error, ErrorKind, Result};
 
@@ -102,7 +103,9 @@ impl ClientTls {
         let builder = if insecure {
             insecure_builder()
         } else {
-            builder().with_root_certificates(roots.root_store()?)
+            builder()
+                .dangerous()
+                .with_custom_certificate_verifier(ExplainingVerifier::new(roots.root_store()?)?)
         };
         let mut config = match identity {
             None => builder.with_no_client_auth(),
@@ -180,7 +183,11 @@ impl Default for ClientTls {
     fn default() -> ClientTls {
         ClientTls::from(
             builder()
-                .with_root_certificates(super::roots::webpki_store())
+                .dangerous()
+                .with_custom_certificate_verifier(
+                    ExplainingVerifier::new(super::roots::webpki_store())
+                        .expect("the bundled roots are not empty"),
+                )
                 .with_no_client_auth(),
         )
     }

@@ -78,11 +78,13 @@ mod roots;
 mod server;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 pub use client::{ClientTls, ClientTlsOptions};
 pub use identity::Identity;
 pub use roots::TrustRoots;
 pub use server::{ClientAuth, ServerTls, ServerTlsOptions};
+pub use verify::CertificateRefused;
 
 /// What a TLS session agreed on, as a handler or a client sees it once the
 /// handshake is done.
@@ -164,9 +166,10 @@ impl TlsInfo {
 
 /// Turns a failed handshake into an error of kind [`ErrorKind::Tls`] whose
 /// message names the peer ("TLS handshake with 127.0.0.1:4433 failed") and
-/// whose source is the reason: rustls' own error (the alert or the
-/// certificate problem, such as "invalid peer certificate: UnknownIssuer")
-/// when there is one, else the I/O error.
+/// whose source is the reason: a [`CertificateRefused`] in plain words when
+/// the peer's certificate was refused ("its certificate is self-signed and
+/// not trusted here"), else rustls' own error (an alert) when there is one,
+/// else the I/O error.
 pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error {
     if err.kind() == std::io::ErrorKind::UnexpectedEof {
         return Error::with_source(
@@ -176,6 +179,9 @@ pub(crate) fn handshake_error(peer: impl Display, err: std::io::Error) -> Error 
         );
     }
     let message = format!("TLS handshake with {peer} failed");
+    if let Some(refused) = CertificateRefused::from_io(&err) {
+        return Error::with_source(ErrorKind::Tls, message, refused);
+    }
     // tokio-rustls hands rustls' own error through `io::Error`: unwrapped, it
     // is the cause itself rather than a wrapper repeating its text.
     match err.downcast::<rustls::Error>() {

@@ -310,13 +310,13 @@ pub async fn socket_raw(options: UdpOptions) -> Result<UdpSocket> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> aleph::Result<()> {
-/// use aleph::stream::{self, Connect};
+/// use aleph::stream::{self, ConnectOptions};
 /// use aleph::udp::{self, Packet, UdpOptions};
 ///
 /// let echo = udp::socket(UdpOptions::default()).await?;
 /// let echo_addr = echo.local_addr();
 /// let duplex = echo.into_duplex();
-/// stream::connect(duplex.clone(), duplex, Connect::default());
+/// stream::connect(duplex.clone(), duplex, ConnectOptions::default());
 ///
 /// let client = udp::socket(UdpOptions::default()).await?;
 /// client.send_to(Packet::new(echo_addr, "marco")).await?;
