@@ -1,5 +1,5 @@
 //! The demo's HTTP service, in the spirit of httpbin: endpoints any HTTP
-//! client can be tried against (see [`ENDPOINTS`]).
+//! client can be tried against (listed in `aleph demo --help`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,19 +7,6 @@ use std::time::Duration;
 use aleph::bytes::{self, Bytes};
 use aleph::http::{header, sse, Body, HeaderValue, IntoResponse, Request, Response, StatusCode};
 use aleph::stream::Channel;
-
-/// What `aleph demo --help` lists.
-pub const ENDPOINTS: &str = "\
-HTTP endpoints:
-  /                  \"hello!\" (text/plain)
-  /stream?n=N&ms=M   N chunks \"chunk I\\n\" M ms apart (defaults 10 and 0), one chunk each
-  /events?ms=M       server-sent events, a tick every M ms (default 1000), ids 0, 1, 2, ...
-  /upload            reads the body, answers its byte count
-  /echo              streams the body back with its content type
-  /request           the request as JSON (Ring's keys)
-  /status/N          answers status N (200-599)
-  /delay/MS          \"hello!\" after MS ms (at most 60000)
-  /bytes/N           N pseudo-random bytes with a Content-Length (at most 100 MiB)";
 
 const MAX_DELAY_MS: u64 = 60_000;
 const MAX_BYTES: u64 = 100 * 1024 * 1024;
@@ -42,7 +29,10 @@ pub async fn handle(req: Request) -> Response {
             } else if let Some(n) = path.strip_prefix("/bytes/") {
                 random_bytes(n)
             } else {
-                (StatusCode::NOT_FOUND, "no such endpoint; see `aleph demo --help`\n")
+                (
+                    StatusCode::NOT_FOUND,
+                    "no such endpoint; see `aleph demo --help`\n",
+                )
                     .into_response()
             }
         }
@@ -54,19 +44,19 @@ fn bad_request(message: String) -> Response {
 }
 
 /// A query parameter as a number, or its default when absent.
-fn number(req: &Request, name: &str, default: u64) -> Result<u64, Response> {
+fn number(req: &Request, name: &str, default: u64) -> Result<u64, String> {
     match req.query_params().get(name) {
         None => Ok(default),
         Some(text) => text
             .parse()
-            .map_err(|_| bad_request(format!("{name} must be a whole number, got {text:?}"))),
+            .map_err(|_| format!("{name} must be a whole number, got {text:?}")),
     }
 }
 
 fn stream(req: &Request) -> Response {
     let (n, ms) = match (number(req, "n", 10), number(req, "ms", 0)) {
         (Ok(n), Ok(ms)) if ms <= MAX_DELAY_MS => (n, ms),
-        (Err(res), _) | (_, Err(res)) => return res,
+        (Err(message), _) | (_, Err(message)) => return bad_request(message),
         _ => return bad_request(format!("ms must be at most {MAX_DELAY_MS}")),
     };
     let chunks = Channel::buffered(1);
@@ -94,7 +84,7 @@ fn events(req: &Request) -> Response {
     let ms = match number(req, "ms", 1000) {
         Ok(ms) if (1..=MAX_DELAY_MS).contains(&ms) => ms,
         Ok(_) => return bad_request(format!("ms must be 1 to {MAX_DELAY_MS}")),
-        Err(res) => return res,
+        Err(message) => return bad_request(message),
     };
     let events = Channel::buffered(1);
     let producer = events.clone();
@@ -225,14 +215,20 @@ async fn delay(ms: &str) -> Response {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             "hello!".into_response()
         }
-        _ => bad_request(format!("the delay must be 0 to {MAX_DELAY_MS} ms, got {ms:?}")),
+        _ => bad_request(format!(
+            "the delay must be 0 to {MAX_DELAY_MS} ms, got {ms:?}"
+        )),
     }
 }
 
 fn random_bytes(n: &str) -> Response {
     let len = match n.parse::<u64>() {
         Ok(len) if len <= MAX_BYTES => len,
-        _ => return bad_request(format!("the size must be 0 to {MAX_BYTES} bytes, got {n:?}")),
+        _ => {
+            return bad_request(format!(
+                "the size must be 0 to {MAX_BYTES} bytes, got {n:?}"
+            ))
+        }
     };
     // Streamed in 64 KiB chunks under a declared length: the whole never sits
     // in memory. xorshift64*, seeded from the length: the same N, the same bytes.
