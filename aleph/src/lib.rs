@@ -8,8 +8,9 @@
 //!
 //! Today aleph has its core (streams, deferreds, byte conversions and one
 //! error type), the seam every protocol stands on ([`net`], with [`tls`]),
-//! and two protocols on it: [`tcp`] and [`udp`]. HTTP, WebSocket and DNS
-//! build on the same parts next; [`net`] says which layer may import which.
+//! and the protocols on it: [`tcp`], [`udp`] and [`http`]'s server. The
+//! HTTP client, WebSocket and DNS build on the same parts next; [`net`] says
+//! which layer may import which.
 //!
 //! # Streams
 //!
@@ -49,11 +50,102 @@
 //! # }
 //! ```
 //!
+//! # Operators and the bus
+//!
+//! Operators are free functions over any stream ([`stream::batch`],
+//! [`stream::throttle`], [`stream::buffer`], [`stream::zip`], ...); a
+//! [`Bus`](stream::Bus) fans each message out to a topic's subscribers, and
+//! a slow subscriber slows the publisher.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use aleph::stream::{self, Bus};
+//!
+//! let batches = stream::batch(stream::from_iter(1..=5), 2, std::time::Duration::MAX);
+//! assert_eq!(stream::fold(batches, Vec::new(), |mut all, b| { all.push(b); all }).await.unwrap(),
+//!            [vec![1, 2], vec![3, 4], vec![5]]);
+//!
+//! let bus: Bus<&str, String> = Bus::new();
+//! let chat = bus.subscribe("chat");
+//! assert_eq!(bus.publish("chat", "hi".to_owned()).await, 1); // one subscriber took it
+//! assert_eq!(chat.recv().await.as_deref(), Some("hi"));
+//! # }
+//! ```
+//!
+//! # Bytes
+//!
+//! [`bytes`] converts between the forms a byte source takes: a channel of
+//! chunks, an `AsyncRead`, a `String`. An error that ended the source comes
+//! back from the conversion: a truncated body is never `Ok`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aleph::Result<()> {
+//! use aleph::bytes::{self, Bytes};
+//! use aleph::stream::Channel;
+//!
+//! let body = Channel::buffered(4);
+//! body.send(Bytes::from("hello, ")).await.unwrap();
+//! body.send(Bytes::from("world")).await.unwrap();
+//! body.close();
+//! assert_eq!(bytes::to_string(body).await?, "hello, world");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # TCP and TLS
+//!
+//! A connection is a [`Duplex`](stream::Duplex) of bytes: what arrives is its
+//! stream, what is sent goes out, with backpressure both ways. The echo
+//! server is one line; [`tls`] adds rustls on either side.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aleph::Result<()> {
+//! use aleph::bytes::Bytes;
+//! use aleph::stream::{self, ConnectOptions};
+//! use aleph::tcp::{self, TcpClientOptions, TcpServerOptions};
+//!
+//! let server = tcp::start_server(
+//!     |conn, _info| { stream::connect(conn.clone(), conn, ConnectOptions::default()); },
+//!     TcpServerOptions::default(), // 127.0.0.1, a free port
+//! )
+//! .await?;
+//! let conn = tcp::client(TcpClientOptions::new("127.0.0.1", server.port())).await?;
+//! conn.send(Bytes::from("ping")).await.unwrap();
+//! assert_eq!(conn.recv().await, Some(Bytes::from("ping")));
+//! server.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # UDP
+//!
+//! A [`udp::Socket`] is a stream of [`Packet`](udp::Packet)s, each with its
+//! peer's address; its receive queue is bounded and drops, never blocks.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aleph::Result<()> {
+//! use aleph::udp::{self, Packet, UdpOptions};
+//!
+//! let a = udp::socket(UdpOptions::default()).await?;
+//! let b = udp::socket(UdpOptions::default()).await?;
+//! a.send_to(Packet::new(b.local_addr(), "hello")).await?;
+//! let got = b.recv().await.expect("a datagram");
+//! assert_eq!(&got.message[..], b"hello");
+//! assert_eq!(got.addr(), Some(a.local_addr()));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # HTTP
 //!
 //! [`http::start_server`] serves a Ring-style handler (a function of a
-//! request, plain or `async`, or any tower service) over HTTP/1.1 and
-//! HTTP/2 on one port; bodies stream with backpressure.
+//! request, plain or `async`, or any tower service such as an axum
+//! `Router`) over HTTP/1.1 and HTTP/2 on one port; bodies stream with
+//! backpressure.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
