@@ -17,10 +17,16 @@ APT_PEERS=(
     "python3:python3"
     "nc:netcat-openbsd"
     "socat:socat"
+    "nginx:nginx"
+    "h2load:nghttp2-client"
+    "wrk:wrk"
 )
 
 # For example "websockets:websockets", "httpx:httpx[http2]", "h2:h2".
-PIP_PEERS=()
+PIP_PEERS=(
+    "httpx:httpx[http2]"
+    "h2:h2"
+)
 
 SUDO=()
 if [[ "$(id -u)" -ne 0 ]] && command -v sudo >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
-//! `aleph demo`: a TCP (or TLS) echo and a UDP echo, stopped gracefully by
-//! SIGINT or SIGTERM.
+//! `aleph demo`: a TCP (or TLS) echo, a UDP echo and an HTTP test service
+//! (HTTPS with HTTP/2 under --tls), stopped gracefully by SIGINT or SIGTERM.
 
 use std::error::Error;
 use std::net::IpAddr;
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aleph::http::{self, ServerOptions};
 use aleph::stream::{self, ConnectOptions};
 use aleph::tcp::{self, TcpServerOptions};
 use aleph::tls::{Identity, ServerTls, ServerTlsOptions};
@@ -14,6 +15,7 @@ use aleph::udp::{self, UdpOptions};
 use clap::Args;
 
 use crate::args;
+use crate::demo_http;
 use crate::output::{note, say};
 use crate::signals::StopSignals;
 
@@ -21,7 +23,20 @@ pub const EXAMPLES: &str = "\
 Examples:
   aleph demo
   aleph demo --host :: --tcp-port 7000 --udp-port 7001
-  aleph demo --tls --cert-out demo.pem   then: aleph tcp --tls --cacert demo.pem localhost:10001";
+  aleph demo --tls --cert-out demo.pem   then: aleph tcp --tls --cacert demo.pem localhost:10001
+  aleph demo   then: curl http://127.0.0.1:8080/stream?n=3   (h2c: --http2-prior-knowledge)
+  aleph demo --tls --cert-out demo.pem   then: curl --http2 --cacert demo.pem https://localhost:8080/
+
+HTTP endpoints:
+  /                  \"hello!\" (text/plain)
+  /stream?n=N&ms=M   N chunks \"chunk I\" M ms apart (defaults 10 and 0), one chunk each
+  /events?ms=M       server-sent events, a tick every M ms (default 1000), ids 0, 1, 2, ...
+  /upload            reads the body, answers its byte count
+  /echo              streams the body back with its content type
+  /request           the request as JSON (Ring's keys)
+  /status/N          answers status N (200 to 599)
+  /delay/MS          \"hello!\" after MS ms (at most 60000)
+  /bytes/N           N pseudo-random bytes with a Content-Length (at most 100 MiB)";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -41,6 +56,28 @@ pub struct DemoArgs {
     /// With --tls: write the certificate (PEM) to FILE, for clients to trust with --cacert.
     #[arg(long, value_name = "FILE", requires = "tls")]
     cert_out: Option<PathBuf>,
+    /// Port of the HTTP server: HTTP/1.1 and h2c, or with --tls HTTPS with HTTP/2 by ALPN
+    /// (0 picks a free one; the printed address shows which).
+    #[arg(long, default_value_t = 8080, value_name = "PORT")]
+    http_port: u16,
+    /// HTTP: the longest a client may take to send a request's head, in seconds (0: no
+    /// limit).
+    #[arg(long, default_value = "30", value_name = "SECONDS", value_parser = args::seconds)]
+    header_read_timeout: Duration,
+    /// HTTP: the longest wait for the next bytes of a request body being read, in seconds
+    /// (0: no limit; past it the answer is 408).
+    #[arg(long, default_value = "60", value_name = "SECONDS", value_parser = args::seconds)]
+    body_read_timeout: Duration,
+    /// HTTP: the largest request body accepted, in bytes (larger gets 413) [default: no
+    /// limit].
+    #[arg(long, value_name = "BYTES")]
+    max_body_size: Option<u64>,
+    /// HTTP: the most connections served at once (more get 503) [default: no limit].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// HTTP: close connections with no request for this long, in seconds (0: never).
+    #[arg(long, default_value = "60", value_name = "SECONDS", value_parser = args::seconds)]
+    idle_timeout: Duration,
     /// How long a stop signal lets open connections finish before they are closed, in
     /// seconds (fractions allowed).
     #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = args::seconds, allow_negative_numbers = true)]
@@ -100,6 +137,15 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
     }
     tracing::info!("udp echo listening on {udp_addr}");
     say(&format!("udp echo listening on {udp_addr}"));
+    let http_scheme = if tls.is_some() { "https" } else { "http" };
+    let web = http::start_server(demo_http::handle, http_options(&args, &tls))
+        .await
+        .map_err(|e| wrap("http server", e))?;
+    let web_addr = web
+        .local_addr()
+        .ok_or("http server: no listening address")?;
+    tracing::info!("{http_scheme} server listening on {web_addr}");
+    say(&format!("{http_scheme} server listening on {web_addr}"));
     say("press Ctrl-C (or send SIGTERM) to stop");
 
     let first = signals.recv().await;
@@ -109,10 +155,16 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
          (a second signal stops at once)",
         first.name()
     ));
-    tracing::info!(open = echo.connections(), "shutting down");
+    tracing::info!(
+        open = echo.connections() + web.connections(),
+        "shutting down"
+    );
     udp_echo.close();
+    // Both drain at once: listeners closed, idle HTTP connections closed and
+    // HTTP/2 ones sent a GOAWAY, in-flight requests finished or cut at the
+    // timeout (still a clean exit).
     tokio::select! {
-        () = echo.close() => {
+        ((), ()) = async { tokio::join!(echo.close(), web.close()) } => {
             tracing::info!("shut down");
             Ok(ExitCode::SUCCESS)
         }
@@ -120,10 +172,28 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode, Box<dyn Error>> {
             note(&format!(
                 "{} received: stopping now, closing {} open connection(s)",
                 second.name(),
-                echo.connections()
+                echo.connections() + web.connections()
             ));
             Ok(ExitCode::from(second.exit_status()))
         }
+    }
+}
+
+/// The HTTP server's options: the flags, and the library's defaults for
+/// the rest; a zero timeout means none.
+fn http_options(args: &DemoArgs, tls: &Option<(ServerTls, String)>) -> ServerOptions {
+    let limit = |timeout: Duration| (!timeout.is_zero()).then_some(timeout);
+    ServerOptions {
+        host: args.host,
+        port: args.http_port,
+        tls: tls.as_ref().map(|(tls, _)| tls.clone()),
+        header_read_timeout: limit(args.header_read_timeout),
+        body_read_timeout: limit(args.body_read_timeout),
+        max_body_size: args.max_body_size,
+        max_connections: args.max_connections,
+        idle_timeout: limit(args.idle_timeout),
+        shutdown_timeout: args.shutdown_timeout,
+        ..ServerOptions::default()
     }
 }
 
@@ -209,6 +279,27 @@ impl Drop for Open {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Demo {
+        #[command(flatten)]
+        args: super::DemoArgs,
+    }
+
+    #[test]
+    fn the_http_flags_default_to_the_librarys_defaults() {
+        let demo = Demo::parse_from(["demo"]);
+        let ours = super::http_options(&demo.args, &None);
+        let library = aleph::http::ServerOptions::default();
+        assert_eq!(ours.header_read_timeout, library.header_read_timeout);
+        assert_eq!(ours.body_read_timeout, library.body_read_timeout);
+        assert_eq!(ours.max_body_size, library.max_body_size);
+        assert_eq!(ours.max_connections, library.max_connections);
+        assert_eq!(ours.idle_timeout, library.idle_timeout);
+        assert_eq!(ours.port, 8080);
+    }
+
     #[test]
     fn fingerprints_are_colon_separated_uppercase_sha256() {
         // SHA-256 of the empty input.

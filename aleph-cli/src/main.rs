@@ -2,6 +2,7 @@
 
 mod args;
 mod demo;
+mod demo_http;
 mod logging;
 mod output;
 mod signals;

@@ -8,8 +8,9 @@
 //!
 //! Today aleph has its core (streams, deferreds, byte conversions and one
 //! error type), the seam every protocol stands on ([`net`], with [`tls`]),
-//! and two protocols on it: [`tcp`] and [`udp`]. HTTP, WebSocket and DNS
-//! build on the same parts next; [`net`] says which layer may import which.
+//! and the protocols on it: [`tcp`], [`udp`] and [`http`]'s server. The
+//! HTTP client, WebSocket and DNS build on the same parts next; [`net`] says
+//! which layer may import which.
 //!
 //! # Streams
 //!
@@ -139,6 +140,25 @@
 //! # }
 //! ```
 //!
+//! # HTTP
+//!
+//! [`http::start_server`] serves a Ring-style handler (a function of a
+//! request, plain or `async`, or any tower service such as an axum
+//! `Router`) over HTTP/1.1 and HTTP/2 on one port; bodies stream with
+//! backpressure.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> aleph::Result<()> {
+//! use aleph::http::{self, Request, ServerOptions};
+//!
+//! let server = http::start_server(|_req: Request| "hello!", ServerOptions::default()).await?;
+//! assert_ne!(server.port(), 0);
+//! server.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! Every fallible call returns [`Result`]: one [`Error`] type, one pointer
@@ -149,6 +169,7 @@
 pub mod bytes;
 pub mod deferred;
 mod error;
+pub mod http;
 pub mod net;
 mod panic;
 pub mod stream;

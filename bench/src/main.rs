@@ -6,6 +6,7 @@
 //! over the peer's). `ALEPH_BENCH_SCALE` scales every workload (default 1.0).
 
 mod bus;
+mod http_server;
 mod measure;
 mod report;
 mod stream;
@@ -48,6 +49,11 @@ const BENCHMARKS: &[Benchmark] = &[
         description: "datagrams/s echoed by aleph's UDP echo vs a raw tokio UdpSocket echo",
         run: udp::run,
     },
+    Benchmark {
+        name: "http-server",
+        description: "requests/s, p99 and RSS of the hello handler under wrk (HTTP/1.1) and h2load (h2c): aleph vs raw hyper, axum and actix-web",
+        run: http_server::run,
+    },
 ];
 
 /// Measured rounds per case; each implementation runs once per round.
@@ -58,6 +64,18 @@ const USAGE: &str =
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The http-server benchmark runs each server in a child of this binary.
+    if let [serve, name] = args.as_slice() {
+        if serve == "__serve-http" {
+            return match http_server::serve(name) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("aleph-bench: {name} server: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
     let [arg] = args.as_slice() else {
         eprintln!("aleph-bench: expected one argument; {USAGE}");
         return ExitCode::from(2);

@@ -12,6 +12,7 @@ pub struct Report {
     header: String,
     unit: &'static str,
     cases: Vec<Case>,
+    notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl Report {
             header: header.into(),
             unit,
             cases: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -46,6 +48,12 @@ impl Report {
             }
         };
         self.cases[index].results.push((implementation, per_second));
+    }
+
+    /// Adds a line printed after the table (latency, memory: what the
+    /// throughput table does not show).
+    pub fn note(&mut self, line: String) {
+        self.notes.push(line);
     }
 
     /// The `(case, peer, ratio)` triples: aleph's throughput over each peer's, for
@@ -111,6 +119,12 @@ impl Report {
             line([&row[0], &row[1], &row[2], &row[3]]);
         }
 
+        if !self.notes.is_empty() {
+            println!();
+            for note in &self.notes {
+                println!("{note}");
+            }
+        }
         println!();
         for (case, peer, ratio) in self.ratios() {
             println!("RATIO {}/{case} vs {peer}: {ratio:.2}", self.bench);

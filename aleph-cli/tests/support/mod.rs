@@ -139,6 +139,8 @@ pub struct Demo {
     pub tcp: SocketAddr,
     /// Where the UDP echo listens.
     pub udp: SocketAddr,
+    /// Where the HTTP (or HTTPS) server listens.
+    pub http: SocketAddr,
     /// Every line read from the demo so far, in order of arrival per stream.
     pub lines: Vec<(Out, String)>,
     incoming: mpsc::UnboundedReceiver<(Out, String)>,
@@ -146,7 +148,7 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Starts `aleph demo --tcp-port 0 --udp-port 0 extra...` and reads the
+    /// Starts `aleph demo --tcp-port 0 --udp-port 0 --http-port 0 extra...` and reads the
     /// addresses it prints.
     pub async fn start(extra: &[&str]) -> Demo {
         Demo::start_with(extra, Stdio::piped()).await
@@ -173,7 +175,15 @@ impl Demo {
         fd_limit: Option<u32>,
         env: &[(&str, &str)],
     ) -> Demo {
-        let mut args = vec!["demo", "--tcp-port", "0", "--udp-port", "0"];
+        let mut args = vec![
+            "demo",
+            "--tcp-port",
+            "0",
+            "--udp-port",
+            "0",
+            "--http-port",
+            "0",
+        ];
         args.extend_from_slice(extra);
         let mut command = match fd_limit {
             None => aleph(&args),
@@ -207,6 +217,7 @@ impl Demo {
             child,
             tcp: SocketAddr::from(([0, 0, 0, 0], 0)),
             udp: SocketAddr::from(([0, 0, 0, 0], 0)),
+            http: SocketAddr::from(([0, 0, 0, 0], 0)),
             lines: Vec::new(),
             incoming,
             stdout_reader,
@@ -219,7 +230,9 @@ impl Demo {
         demo.tcp = address_in(&demo.wait_for(from, "echo listening on ").await);
         demo.udp = address_in(&demo.wait_for(from, "udp echo listening on ").await);
         assert_ne!(demo.tcp.port(), 0, "the printed address shows the port");
+        demo.http = address_in(&demo.wait_for(from, "server listening on ").await);
         assert_ne!(demo.udp.port(), 0, "the printed address shows the port");
+        assert_ne!(demo.http.port(), 0, "the printed address shows the port");
         demo
     }
 

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
-use super::server::{Connections, ServerParts};
+use super::server::{Connections, ServerParts, Signal};
 use super::socket::RestoreBlocking;
 use super::{ConnectionInfo, ListenSocket, RawStream, Server, Socket};
 use crate::tls::{ServerTls, TlsInfo};
@@ -69,6 +68,24 @@ where
     S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    serve_draining(options, move |stream, info, _draining| {
+        serve_one(stream, info)
+    })
+}
+
+/// As [`serve`], for protocols that wind connections down themselves: the
+/// signal handed to `serve_one` fires when the server starts closing
+/// (HTTP then finishes the request in flight and says goodbye), before the
+/// shutdown timeout cuts what is left.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub(crate) fn serve_draining<S, Fut>(options: ListenerOptions, serve_one: S) -> Result<Server>
+where
+    S: Fn(RawStream, ConnectionInfo, Signal) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = Listener::bind(&options)?;
     let parts = ServerParts {
         local_addr: listener.local_addr()?,
@@ -103,10 +120,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl<S, Fut> AcceptLoop<S>
 where
-    S: Fn(RawStream, ConnectionInfo) -> Fut + Send + Sync + 'static,
+    S: Fn(RawStream, ConnectionInfo, Signal) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    async fn run(self, stop: CancellationToken, connections: Connections) {
+    async fn run(self, stop: Signal, connections: Connections) {
         let mut backoff = FIRST_BACKOFF;
         loop {
             // At the cap, nothing is accepted: the kernel's backlog holds the
@@ -114,14 +131,14 @@ where
             let permit = match &self.limit {
                 Some(limit) => tokio::select! {
                     biased;
-                    () = stop.cancelled() => break,
+                    () = stop.fired() => break,
                     permit = limit.clone().acquire_owned() => permit.ok(),
                 },
                 None => None,
             };
             let accepted = tokio::select! {
                 biased;
-                () = stop.cancelled() => break,
+                () = stop.fired() => break,
                 accepted = self.listener.accept() => accepted,
             };
             match accepted {
@@ -138,11 +155,12 @@ where
                         let established = tokio::select! {
                             biased;
                             established = establish(socket, info, tls, timeout) => established,
-                            () = stop.cancelled() => None,
+                            () = stop.fired() => None,
                         };
                         if let Some((stream, info)) = established {
-                            drop(stop);
-                            serve_one(stream, info).await;
+                            // From here on the signal tells the protocol
+                            // that the server is draining.
+                            serve_one(stream, info, stop).await;
                         }
                     });
                 }
@@ -152,7 +170,7 @@ where
                     // one from spinning the loop.
                     tracing::warn!(%error, pause = ?backoff, "accept failed");
                     tokio::select! {
-                        () = stop.cancelled() => break,
+                        () = stop.fired() => break,
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

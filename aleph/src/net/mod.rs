@@ -67,4 +67,5 @@ pub use handler::HandlerOutput;
 pub use info::ConnectionInfo;
 pub use raw::RawStream;
 pub use server::Server;
+pub(crate) use server::Signal;
 pub use socket::{ListenSocket, Socket};

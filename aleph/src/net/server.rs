@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +50,7 @@ struct Inner {
     unix_path: Option<PathBuf>,
     shutdown_timeout: Duration,
     /// Cancelled by `close`: the accept loop stops and drops its listener.
-    stop: CancellationToken,
+    stop: Signal,
     accepting: Mutex<Option<tokio::task::JoinHandle<()>>>,
     connections: Connections,
     closing: AtomicBool,
@@ -68,13 +69,13 @@ impl Server {
     /// loop must return soon after the token is cancelled, dropping its listener.
     pub(crate) fn start<F, Fut>(parts: ServerParts, accept: F) -> Server
     where
-        F: FnOnce(CancellationToken, Connections) -> Fut,
+        F: FnOnce(Signal, Connections) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let stop = CancellationToken::new();
+        let stop = Signal::new();
         let connections = Connections {
             tracker: TaskTracker::new(),
-            cut: CancellationToken::new(),
+            cut: Signal::new(),
         };
         let task = tokio::spawn(accept(stop.clone(), connections.clone()));
         Server {
@@ -268,7 +269,7 @@ impl Server {
         if !self.inner.closing.swap(true, Ordering::AcqRel) {
             let inner = self.inner.clone();
             tokio::spawn(async move {
-                inner.stop.cancel();
+                inner.stop.fire();
                 let accepting = inner.accepting.lock().take();
                 if let Some(task) = accepting {
                     let _ = task.await;
@@ -283,7 +284,7 @@ impl Server {
                         open = tracker.len(),
                         "shutdown timeout passed: closing the rest"
                     );
-                    inner.connections.cut.cancel();
+                    inner.connections.cut.fire();
                     tracker.wait().await;
                 }
                 inner.closed.success(());
@@ -334,9 +335,9 @@ impl std::fmt::Debug for Server {
 #[derive(Clone)]
 pub(crate) struct Connections {
     tracker: TaskTracker,
-    /// Cancelled when the shutdown timeout passes: every connection's future
+    /// Fired when the shutdown timeout passes: every connection's future
     /// is dropped where it stands (its streams end with an error).
-    cut: CancellationToken,
+    cut: Signal,
 }
 
 impl Connections {
@@ -345,19 +346,81 @@ impl Connections {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        // A child token of its own: polling a shared token's future from
-        // every connection's task would contend on one lock.
-        let cut = self.cut.child_token();
+        // Reading the shared token from every connection's task would
+        // contend on one lock: the Signal's flag is read instead.
+        let cut = self.cut.clone();
         self.tracker.spawn(async move {
-            tokio::select! {
-                biased;
-                () = serve => {}
-                () = cut.cancelled() => {}
-            }
+            let fired = cut.fired();
+            tokio::pin!(serve, fired);
+            let mut registered = false;
+            std::future::poll_fn(|cx| {
+                if cut.check(fired.as_mut(), &mut registered, cx) {
+                    return std::task::Poll::Ready(());
+                }
+                serve.as_mut().poll(cx)
+            })
+            .await;
         });
     }
 
     pub(crate) fn len(&self) -> usize {
         self.tracker.len()
+    }
+}
+
+/// A one-way signal (stop accepting, cut the connections) that the tasks of
+/// every connection check each time they are woken.
+///
+/// Reading a `CancellationToken` takes its lock, shared by every connection
+/// of the server, whether through `is_cancelled` or by polling `cancelled()`;
+/// a connection's task is woken for every read and write. So the signal is
+/// an atomic flag beside the token: a task reads the flag on each poll and
+/// polls the token's future once, to be woken when it fires (a task's waker
+/// stays the same).
+#[derive(Clone, Debug)]
+pub(crate) struct Signal {
+    flag: Arc<AtomicBool>,
+    token: CancellationToken,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Signal {
+        Signal {
+            flag: Arc::new(AtomicBool::new(false)),
+            token: CancellationToken::new(),
+        }
+    }
+
+    pub(crate) fn fire(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    pub(crate) fn is_fired(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Completes once fired.
+    pub(crate) fn fired(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+
+    /// Whether the signal has fired, for a hand-written `poll`: reads the
+    /// flag, and polls `fired` (from [`fired`](Signal::fired)) only the first
+    /// time, to register the task for the wake-up.
+    pub(crate) fn check(
+        &self,
+        fired: Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+        registered: &mut bool,
+        cx: &mut std::task::Context<'_>,
+    ) -> bool {
+        if self.is_fired() {
+            return true;
+        }
+        if !*registered {
+            *registered = true;
+            return fired.poll(cx).is_ready();
+        }
+        false
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use aleph::stream::Description;
 
+pub mod http;
 pub mod peers;
 
 /// Bounds every wait in the tests, so a deadlock or a lost wake-up fails

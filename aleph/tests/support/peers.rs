@@ -183,6 +183,17 @@ impl PeerServer {
     /// bind; each attempt gets a new port), or does not listen within
     /// [`PEER_LIMIT`]. Its stdout and stderr are shown in those failures.
     pub async fn start<S: AsRef<OsStr>>(program: &str, args: &[S]) -> PeerServer {
+        PeerServer::start_in(program, args, |_dir, _port| {}).await
+    }
+
+    /// As [`start`](Self::start), with `prepare` called first with the
+    /// peer's own directory and its port (to write a configuration file
+    /// there); `@DIR@` in `args` stands for that directory.
+    pub async fn start_in<S: AsRef<OsStr>>(
+        program: &str,
+        args: &[S],
+        prepare: impl Fn(&TempDir, u16),
+    ) -> PeerServer {
         let path = require(program);
         let mut last_failure = String::new();
         for _attempt in 0..3 {
@@ -190,10 +201,15 @@ impl PeerServer {
             let log = dir.join("output.log");
             let port = free_port();
             let port_text = port.to_string();
+            prepare(&dir, port);
+            let dir_text = dir.path().display().to_string();
             let args: Vec<_> = args
                 .iter()
                 .map(|arg| match arg.as_ref().to_str() {
-                    Some(text) => text.replace("@PORT@", &port_text).into(),
+                    Some(text) => text
+                        .replace("@PORT@", &port_text)
+                        .replace("@DIR@", &dir_text)
+                        .into(),
                     None => arg.as_ref().to_owned(),
                 })
                 .collect();

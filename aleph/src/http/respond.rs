@@ -1,0 +1,267 @@
+//! One request, from hyper's message to the response hyper sends: the
+//! checks aleph makes before the handler, the handler (a panic or an error
+//! becomes a 500, logged once), and the headers aleph adds after it.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, HOST, SERVER};
+use http::{HeaderValue, Method, StatusCode, Version};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming as HyperIncoming;
+
+use super::handler::BoxHandler;
+use super::incoming::{Exchange, Incoming};
+use super::request::RequestContext;
+use super::response::{status_response, HandlerFailure};
+use super::server::{is_http1, reject_response, Conn};
+use super::{Body, Request, Response};
+use crate::{Error, ErrorKind, Result};
+
+/// The methods `OPTIONS *` lists.
+const ALLOWED: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+
+/// Answers one request.
+pub(crate) async fn respond(
+    conn: Arc<Conn>,
+    handler: BoxHandler,
+    req: http::Request<HyperIncoming>,
+) -> http::Response<ServerBody> {
+    let exchange = Arc::new(Exchange::default());
+    let guard = Guard::new(conn.clone(), exchange.clone());
+    let version = req.version();
+    let is_head = req.method() == Method::HEAD;
+    // RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 closes
+    // unless told to keep alive.
+    let client_closes = match version {
+        Version::HTTP_11 => has_token(req.headers(), "close"),
+        Version::HTTP_10 | Version::HTTP_09 => !has_token(req.headers(), "keep-alive"),
+        _ => false,
+    };
+
+    let mut res = match precheck(&conn, &req) {
+        Some(res) => res,
+        None => {
+            let method = req.method().clone();
+            let uri = req.uri().clone();
+            let limits = &conn.settings.limits;
+            let (parts, body) = req.into_parts();
+            // A request with no body (most GETs; HTTP/2 headers that end the
+            // stream) needs no limits watching it.
+            let body = if http_body::Body::is_end_stream(&body) {
+                Body::empty()
+            } else {
+                Body::incoming(Incoming::new(
+                    body,
+                    limits.max_body_size,
+                    limits.body_read_timeout,
+                    exchange.clone(),
+                ))
+            };
+            let context = RequestContext {
+                connection: conn.info.clone(),
+                exchange: exchange.clone(),
+            };
+            let req = Request::with_context(http::Request::from_parts(parts, body), context);
+            let mut res = call(&handler, req).await;
+            if let Some(status) = exchange.failure() {
+                // The body broke a limit or the protocol: that, not what the
+                // handler made of the failed read, is the answer.
+                res = status_response(status);
+                res.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            if let Some(HandlerFailure(error)) = res.extensions_mut().remove::<HandlerFailure>() {
+                tracing::error!(
+                    request = %format_args!("{method} {uri} {version:?}"),
+                    peer = %conn.info.peer_name(),
+                    %error,
+                    "handler failed; answered 500"
+                );
+            }
+            res
+        }
+    };
+
+    let headers = res.headers_mut();
+    if let Some(server) = &conn.settings.limits.server_header {
+        if !headers.contains_key(SERVER) {
+            headers.insert(SERVER, server.clone());
+        }
+    }
+    if is_http1(version)
+        && (client_closes
+            || conn.rejected
+            || !conn.settings.limits.keep_alive
+            || conn.draining.is_fired())
+    {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let no_content = matches!(
+        res.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    );
+    if is_head || no_content {
+        // RFC 9110 §9.3.2: HEAD gets the handler's headers and no body, with
+        // the length it would have had where known; 204 and 304 have no
+        // body at all (§15.3.5, §15.4.5). Dropping it here closes a stream
+        // body's producer, which hyper would never poll.
+        let (mut parts, body) = res.into_parts();
+        if let (true, false, Some(len)) = (
+            is_head && !no_content,
+            parts.headers.contains_key(CONTENT_LENGTH),
+            http_body::Body::size_hint(&body).exact(),
+        ) {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        drop(body);
+        res = http::Response::from_parts(parts, Body::empty());
+    }
+    res.map(|body| ServerBody::new(body, guard))
+}
+
+/// The answers aleph gives without the handler: a rejected connection, `OPTIONS *`,
+/// a bad `Host`, an over-long target, a declared body over the limit.
+fn precheck(conn: &Conn, req: &http::Request<HyperIncoming>) -> Option<Response> {
+    if conn.rejected {
+        let mut res = reject_response(conn);
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(res);
+    }
+    if req.method() == Method::OPTIONS && req.uri() == "*" {
+        let mut res = http::Response::new(Body::empty());
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(ALLOWED));
+        return Some(res);
+    }
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host.
+    let hosts = req.headers().get_all(HOST).iter().count();
+    if (req.version() == Version::HTTP_11 && hosts != 1) || hosts > 1 {
+        // A client this confused is not trusted with the connection.
+        let mut res = status_response(StatusCode::BAD_REQUEST);
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Some(res);
+    }
+    let limits = &conn.settings.limits;
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > limits.max_request_line {
+        return Some(status_response(StatusCode::URI_TOO_LONG));
+    }
+    if let (Some(max), Some(declared)) = (
+        limits.max_body_size,
+        http_body::Body::size_hint(req.body()).exact(),
+    ) {
+        if declared > max {
+            let mut res = status_response(StatusCode::PAYLOAD_TOO_LARGE);
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return Some(res);
+        }
+    }
+    None
+}
+
+/// Calls the handler; a panic in it or in its future becomes a 500 carrying
+/// the panic as its error.
+async fn call(handler: &BoxHandler, req: Request) -> Response {
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req)));
+    let outcome = match called {
+        Ok(future) => std::panic::AssertUnwindSafe(future).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    match outcome {
+        Ok(res) => res,
+        Err(panic) => super::response::failure(Error::new(
+            ErrorKind::Panic,
+            format!("handler panicked: {}", crate::panic::message(&*panic)),
+        )),
+    }
+}
+
+/// Whether a `Connection` header lists `token`.
+fn has_token(headers: &http::HeaderMap, token: &str) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .any(|item| item.trim().eq_ignore_ascii_case(token))
+        })
+    })
+}
+
+/// A request in flight: counted on its connection until its response is
+/// sent in full or given up; given up before its end means the client went
+/// away.
+struct Guard {
+    conn: Arc<Conn>,
+    exchange: Arc<Exchange>,
+    finished: bool,
+}
+
+impl Guard {
+    fn new(conn: Arc<Conn>, exchange: Arc<Exchange>) -> Guard {
+        conn.activity.start();
+        Guard {
+            conn,
+            exchange,
+            finished: false,
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.exchange.set_gone();
+        }
+        self.conn.activity.end();
+    }
+}
+
+/// The body hyper sends: the handler's, with the request's guard.
+pub(crate) struct ServerBody {
+    body: Body,
+    guard: Guard,
+}
+
+impl ServerBody {
+    fn new(body: Body, mut guard: Guard) -> ServerBody {
+        guard.finished = http_body::Body::is_end_stream(&body);
+        ServerBody { body, guard }
+    }
+}
+
+impl http_body::Body for ServerBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>>>> {
+        let this = self.get_mut();
+        let frame = std::task::ready!(http_body::Body::poll_frame(Pin::new(&mut this.body), cx));
+        match &frame {
+            // A failed body is the server's failure, not the client's leaving.
+            None | Some(Err(_)) => this.guard.finished = true,
+            Some(Ok(_)) => this.guard.finished = http_body::Body::is_end_stream(&this.body),
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.body)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        http_body::Body::size_hint(&self.body)
+    }
+}

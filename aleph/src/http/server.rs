@@ -1,0 +1,582 @@
+//! The HTTP server: hyper's connections over aleph's listener, with the
+//! server's limits, graceful shutdown and idle connections closed.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode, Version};
+use hyper::body::Incoming as HyperIncoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use super::handler::{BoxHandler, Handler};
+use super::options::{HttpVersion, RejectHandler, ServerOptions};
+use super::respond::{respond, ServerBody};
+use crate::net::listener::{self, ListenerOptions, StreamOptions};
+use crate::net::{ConnectionInfo, RawStream, Server, Signal};
+use crate::tls::ServerTls;
+use crate::{Error, ErrorKind, Result};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Starts an HTTP server that calls `handler` for each request.
+///
+/// The handler is a plain or `async` function of a [`Request`](super::Request)
+/// returning anything that is [`IntoResponse`](super::IntoResponse), or any
+/// tower service (see [`Handler`]). HTTP/1.0, HTTP/1.1 and HTTP/2 (over TLS
+/// by ALPN, or h2c with prior knowledge) are served on one port, as
+/// [`http_versions`](ServerOptions::http_versions) allows.
+///
+/// A handler that panics or returns an `Err` gets its client a 500, and the
+/// failure is logged (`tracing`, level error) once with the request line and
+/// the client's address; the connection and the server go on. Malformed
+/// requests get a 400.
+///
+/// [`Server::close`] stops accepting at once, closes idle keep-alive
+/// connections, lets requests in flight finish (their HTTP/1 responses say
+/// `Connection: close`; HTTP/2 connections get a GOAWAY), and cuts what is
+/// left when [`shutdown_timeout`](ServerOptions::shutdown_timeout) passes.
+///
+/// # Errors
+///
+/// [`Io`](ErrorKind::Io) when the socket cannot be bound, naming the address;
+/// [`Other`](ErrorKind::Other) when `http_versions` is empty.
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// The seed's hello server:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use aleph::http::{self, Request, ServerOptions};
+///
+/// fn hello(_req: Request) -> &'static str {
+///     "hello!"
+/// }
+///
+/// let server = http::start_server(hello, ServerOptions { port: 0, ..Default::default() }).await?;
+/// assert_ne!(server.port(), 0);
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn start_server<H, M>(handler: H, options: ServerOptions) -> Result<Server>
+where
+    H: Handler<M>,
+{
+    let handler = handler.into_box_handler().0;
+    let settings = Arc::new(Settings::new(&options)?);
+    listener::serve_draining(
+        listener_options(&options)?,
+        move |stream, info, draining| {
+            let handler = handler.clone();
+            serve_connection(stream, info, draining, settings.clone(), move |conn| {
+                AlephService { conn, handler }
+            })
+        },
+    )
+}
+
+/// Starts a server whose handler gets hyper's own request (its body is
+/// hyper's `Incoming`) and returns any `http::Response`, as hyper's
+/// `service_fn` does: raw mode, for handlers that want every last cycle.
+///
+/// The listener, TLS, HTTP versions, timeouts, connection limits and
+/// graceful shutdown are as [`start_server`]'s; the request-level parts of
+/// aleph are not there: no body size limit, body read timeout, 414 check,
+/// `Server` header or `OPTIONS *` answer, and an `Err` from the handler
+/// closes its connection, as in hyper. The request's extensions carry the
+/// connection's [`ConnectionInfo`] as an `Arc<ConnectionInfo>`.
+///
+/// # Errors
+///
+/// As [`start_server`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> aleph::Result<()> {
+/// use std::convert::Infallible;
+/// use aleph::bytes::Bytes;
+/// use aleph::http::{start_server_raw, ServerOptions};
+/// use http_body_util::Full;
+///
+/// async fn raw(
+///     _req: http::Request<hyper::body::Incoming>,
+/// ) -> Result<http::Response<Full<Bytes>>, Infallible> {
+///     Ok(http::Response::new(Full::new(Bytes::from("raw"))))
+/// }
+///
+/// let server = start_server_raw(raw, ServerOptions::default()).await?;
+/// server.close().await;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn start_server_raw<F, Fut, B, E>(handler: F, options: ServerOptions) -> Result<Server>
+where
+    F: Fn(http::Request<HyperIncoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<http::Response<B>, E>> + Send + 'static,
+    E: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let handler = Arc::new(handler);
+    let settings = Arc::new(Settings::new(&options)?);
+    listener::serve_draining(
+        listener_options(&options)?,
+        move |stream, info, draining| {
+            let handler = handler.clone();
+            serve_connection(stream, info, draining, settings.clone(), move |conn| {
+                RawService { conn, handler }
+            })
+        },
+    )
+}
+
+fn listener_options(options: &ServerOptions) -> Result<ListenerOptions> {
+    Ok(ListenerOptions {
+        host: options.host,
+        port: options.port,
+        unix: options.unix.clone(),
+        listen_socket: options.listen_socket.clone(),
+        reuse_address: options.reuse_address,
+        reuse_port: options.reuse_port,
+        backlog: options.backlog,
+        stream: StreamOptions {
+            nodelay: options.nodelay,
+            keepalive: None,
+        },
+        tls: options
+            .tls
+            .as_ref()
+            .map(|tls| with_alpn(tls, &options.http_versions)),
+        handshake_timeout: options.handshake_timeout,
+        // Beyond the limit, clients are answered 503 (see `Settings`), not
+        // left waiting in the backlog.
+        max_connections: None,
+        shutdown_timeout: options.shutdown_timeout,
+    })
+}
+
+/// The TLS configuration, offering the served HTTP versions by ALPN unless
+/// it names its own protocols.
+fn with_alpn(tls: &ServerTls, versions: &[HttpVersion]) -> ServerTls {
+    if !tls.config().alpn_protocols.is_empty() {
+        return tls.clone();
+    }
+    let mut config = (**tls.config()).clone();
+    if versions.contains(&HttpVersion::Http2) {
+        config.alpn_protocols.push(b"h2".to_vec());
+    }
+    if versions.contains(&HttpVersion::Http1) {
+        config.alpn_protocols.push(b"http/1.1".to_vec());
+    }
+    ServerTls::from(config)
+}
+
+/// What every connection of a server shares: hyper's builders, the limits,
+/// the count of open connections.
+pub(crate) struct Settings {
+    /// HTTP/1 and HTTP/2 by what the connection starts with.
+    auto: auto::Builder<TokioExecutor>,
+    http1: hyper::server::conn::http1::Builder,
+    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    versions: (bool, bool),
+    idle_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    open: AtomicUsize,
+    pub(crate) limits: Limits,
+}
+
+/// The per-request limits and headers aleph applies itself.
+pub(crate) struct Limits {
+    pub(crate) body_read_timeout: Option<Duration>,
+    pub(crate) max_request_line: usize,
+    pub(crate) max_body_size: Option<u64>,
+    pub(crate) keep_alive: bool,
+    pub(crate) server_header: Option<HeaderValue>,
+    pub(crate) reject: Option<RejectHandler>,
+}
+
+impl Settings {
+    fn new(options: &ServerOptions) -> Result<Settings> {
+        let versions = (
+            options.http_versions.contains(&HttpVersion::Http1),
+            options.http_versions.contains(&HttpVersion::Http2),
+        );
+        if versions == (false, false) {
+            return Err(Error::new(
+                ErrorKind::Other,
+                "ServerOptions::http_versions names no HTTP version",
+            ));
+        }
+        let header_max = options.max_header_size.max(8 * 1024);
+        let header_list_max = u32::try_from(options.max_header_size).unwrap_or(u32::MAX);
+        let mut auto = auto::Builder::new(TokioExecutor::new());
+        auto.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .keep_alive(options.keep_alive)
+            // hyper refuses a buffer under 8 KiB.
+            .max_buf_size(header_max);
+        auto.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(options.http2_max_concurrent_streams)
+            .initial_stream_window_size(options.http2_stream_window)
+            .initial_connection_window_size(options.http2_connection_window)
+            .max_header_list_size(header_list_max);
+        // hyper-util's `http1_only` / `http2_only` do not apply to
+        // connections with upgrades: a single version uses hyper's builder.
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .keep_alive(options.keep_alive)
+            .max_buf_size(header_max);
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(options.http2_max_concurrent_streams)
+            .initial_stream_window_size(options.http2_stream_window)
+            .initial_connection_window_size(options.http2_connection_window)
+            .max_header_list_size(header_list_max);
+        Ok(Settings {
+            http1,
+            http2,
+            auto,
+            versions,
+            idle_timeout: options.idle_timeout,
+            max_connections: options.max_connections,
+            open: AtomicUsize::new(0),
+            limits: Limits {
+                body_read_timeout: options.body_read_timeout,
+                max_request_line: options.max_request_line,
+                max_body_size: options.max_body_size,
+                keep_alive: options.keep_alive,
+                server_header: options.server_header.clone(),
+                reject: options.reject_connection.clone(),
+            },
+        })
+    }
+
+    /// How to serve a connection: what ALPN chose over TLS, else what the
+    /// options allow.
+    fn kind(&self, info: &ConnectionInfo) -> Kind {
+        let alpn = info.tls.as_ref().and_then(|tls| tls.alpn.as_deref());
+        match (alpn, self.versions) {
+            (Some("h2"), _) => Kind::Http2,
+            (Some(_), _) => Kind::Http1,
+            (None, (true, true)) if info.tls.is_none() => Kind::Auto,
+            // TLS without ALPN: a client that did not ask for h2.
+            (None, (true, _)) => Kind::Http1,
+            (None, (false, _)) => Kind::Http2,
+        }
+    }
+}
+
+/// Which hyper connection serves a client.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// HTTP/1 unless the client starts with HTTP/2's preface.
+    Auto,
+    Http1,
+    Http2,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Auto => "http/1 or h2c",
+            Kind::Http1 => "http/1",
+            Kind::Http2 => "h2",
+        }
+    }
+}
+
+/// One connection as its requests see it.
+pub(crate) struct Conn {
+    pub(crate) info: Arc<ConnectionInfo>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) activity: Activity,
+    /// Over `max_connections`: every request is answered by the rejection.
+    pub(crate) rejected: bool,
+    pub(crate) draining: Signal,
+}
+
+/// Requests in flight on a connection, and how many it has answered.
+///
+/// Kept cheap for the request path: a request's start and end are atomic
+/// counts, with no clock read and nothing woken; the idle check looks at
+/// them when its own timer fires (see [`Activity::idle_for`]).
+pub(crate) struct Activity {
+    in_flight: AtomicUsize,
+    served: AtomicUsize,
+    /// Woken when the connection goes idle, for a rejected connection only
+    /// (it closes after its first answer).
+    went_idle: Option<Notify>,
+}
+
+impl Activity {
+    fn new(rejected: bool) -> Activity {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            served: AtomicUsize::new(0),
+            went_idle: rejected.then(Notify::new),
+        }
+    }
+
+    pub(crate) fn start(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A request's response was sent in full, or given up.
+    pub(crate) fn end(&self) {
+        self.served.fetch_add(1, Ordering::AcqRel);
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(went_idle) = &self.went_idle {
+                went_idle.notify_waiters();
+            }
+        }
+    }
+
+    /// Completes once a whole `timeout` has passed with no request in flight
+    /// and none answered: so between one and two timeouts after the last
+    /// request ended. Requests never move the timer; it looks at the counts
+    /// when it fires.
+    async fn idle_for(&self, timeout: Duration) {
+        let mut seen = self.served.load(Ordering::Acquire);
+        loop {
+            tokio::time::sleep(timeout).await;
+            let served = self.served.load(Ordering::Acquire);
+            if served == seen && self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            seen = served;
+        }
+    }
+
+    /// Completes once a rejected connection has answered its first request.
+    async fn answered(&self) {
+        let Some(went_idle) = &self.went_idle else {
+            return std::future::pending().await;
+        };
+        loop {
+            let notified = went_idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.served.load(Ordering::Acquire) > 0
+                && self.in_flight.load(Ordering::Acquire) == 0
+            {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Serves one connection with hyper until it ends: on its own, at the
+/// server's drain (graceful), after its idle timeout, or cut by the server.
+async fn serve_connection<S, B>(
+    stream: RawStream,
+    info: ConnectionInfo,
+    draining: Signal,
+    settings: Arc<Settings>,
+    make_service: impl FnOnce(Arc<Conn>) -> S,
+) where
+    S: hyper::service::Service<
+            http::Request<HyperIncoming>,
+            Response = http::Response<B>,
+            Error = BoxError,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let open = settings.open.fetch_add(1, Ordering::AcqRel) + 1;
+    let _open = OpenGuard(settings.clone());
+    let rejected = settings.max_connections.is_some_and(|max| open > max);
+    let peer = info.peer_name();
+    let conn = Arc::new(Conn {
+        info: Arc::new(info),
+        settings: settings.clone(),
+        activity: Activity::new(rejected),
+        rejected,
+        draining: draining.clone(),
+    });
+    let idle = async {
+        match (rejected, settings.idle_timeout) {
+            (true, _) => conn.activity.answered().await,
+            (false, Some(timeout)) => conn.activity.idle_for(timeout).await,
+            (false, None) => std::future::pending().await,
+        }
+    };
+    let io = TokioIo::new(stream);
+    let service = make_service(conn.clone());
+    let kind = settings.kind(&conn.info);
+    // A span is entered and left at every poll of the connection: made only
+    // when someone listens (a disabled span still costs, where `tracing`
+    // forwards to `log`).
+    let span = if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug_span!(
+            "http connection",
+            %peer,
+            protocol = kind.name(),
+            tls = conn.info.tls.is_some()
+        )
+    } else {
+        tracing::Span::none()
+    };
+    async {
+        match kind {
+            Kind::Auto => {
+                let served = settings.auto.serve_connection_with_upgrades(io, service);
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
+            Kind::Http1 => {
+                let served = settings.http1.serve_connection(io, service).with_upgrades();
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
+            Kind::Http2 => {
+                let served = settings.http2.serve_connection(io, service);
+                tokio::pin!(served);
+                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Runs a hyper connection to its end, asking it to wind down (finish what
+/// is in flight, close when idle; GOAWAY on HTTP/2) when the server drains
+/// or the connection has been idle too long.
+async fn drive<C, E>(
+    mut served: Pin<&mut C>,
+    shutdown: impl Fn(Pin<&mut C>),
+    draining: Signal,
+    idle: impl Future<Output = ()>,
+    peer: &str,
+) where
+    C: Future<Output = std::result::Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let fired = draining.fired();
+    tokio::pin!(fired, idle);
+    let mut registered = false;
+    let mut winding_down = false;
+    let result = std::future::poll_fn(|cx| {
+        if !winding_down && draining.check(fired.as_mut(), &mut registered, cx) {
+            winding_down = true;
+            shutdown(served.as_mut());
+        }
+        if !winding_down && idle.as_mut().poll(cx).is_ready() {
+            winding_down = true;
+            shutdown(served.as_mut());
+        }
+        served.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+    }
+}
+
+/// Counts a connection out of the open ones when it ends.
+struct OpenGuard(Arc<Settings>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+type ServiceFuture<R> = Pin<Box<dyn Future<Output = std::result::Result<R, BoxError>> + Send>>;
+
+/// aleph's request handling on a connection.
+struct AlephService {
+    conn: Arc<Conn>,
+    handler: BoxHandler,
+}
+
+impl hyper::service::Service<http::Request<HyperIncoming>> for AlephService {
+    type Response = http::Response<ServerBody>;
+    type Error = BoxError;
+    type Future = ServiceFuture<Self::Response>;
+
+    fn call(&self, req: http::Request<HyperIncoming>) -> Self::Future {
+        let conn = self.conn.clone();
+        let handler = self.handler.clone();
+        Box::pin(async move { Ok(respond(conn, handler, req).await) })
+    }
+}
+
+/// Raw mode: hyper's request to the user's function, with the connection's
+/// info in its extensions and the in-flight count kept for the idle timeout.
+struct RawService<F> {
+    conn: Arc<Conn>,
+    handler: Arc<F>,
+}
+
+impl<F, Fut, B, E> hyper::service::Service<http::Request<HyperIncoming>> for RawService<F>
+where
+    F: Fn(http::Request<HyperIncoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<http::Response<B>, E>> + Send + 'static,
+    E: Into<BoxError>,
+    B: Send + 'static,
+{
+    type Response = http::Response<B>;
+    type Error = BoxError;
+    type Future = ServiceFuture<Self::Response>;
+
+    fn call(&self, mut req: http::Request<HyperIncoming>) -> Self::Future {
+        if self.conn.rejected {
+            // A raw response is of the user's body type, so no 503 can be
+            // made here: the connection is closed instead.
+            return Box::pin(std::future::ready(Err(BoxError::from(
+                "connection over max_connections",
+            ))));
+        }
+        req.extensions_mut().insert(self.conn.info.clone());
+        let conn = self.conn.clone();
+        conn.activity.start();
+        let future = (self.handler)(req);
+        Box::pin(async move {
+            let result = future.await.map_err(Into::into);
+            conn.activity.end();
+            result
+        })
+    }
+}
+
+/// The response for a connection over the limit.
+pub(crate) fn reject_response(conn: &Conn) -> super::Response {
+    match &conn.settings.limits.reject {
+        Some(reject) => reject(&conn.info),
+        None => super::response::status_response(StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// Whether a response on this connection goes over HTTP/1.
+pub(crate) fn is_http1(version: Version) -> bool {
+    version == Version::HTTP_10 || version == Version::HTTP_11 || version == Version::HTTP_09
+}
