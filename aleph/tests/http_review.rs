@@ -1,0 +1,323 @@
+//! A hostile client's view of the HTTP server: raw bytes over real sockets
+//! for smuggling attempts, limits at their exact edges, connection slots,
+//! streamed responses cut short, HEAD on streams.
+
+mod support;
+
+use aleph::http::{self, Body, Request, ServerOptions};
+use aleph::stream::Channel;
+use aleph::Server;
+use tokio::io::AsyncWriteExt;
+
+use support::http::{self as client, body, exchange, header, status, SHORT_TIMEOUT};
+use support::{eventually, within};
+
+async fn serve_with<H, M>(handler: H, options: ServerOptions) -> Server
+where
+    H: http::Handler<M>,
+{
+    http::start_server(handler, options)
+        .await
+        .expect("the server starts")
+}
+
+fn hello(_req: Request) -> &'static str {
+    "hello!"
+}
+
+/// Reads the body and answers its length.
+async fn count_body(req: Request) -> Result<String, aleph::Error> {
+    Ok(aleph::bytes::to_bytes(req.into_body())
+        .await?
+        .len()
+        .to_string())
+}
+
+// ---- connection slots ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_rejected_connection_does_not_hold_a_slot_of_max_connections() {
+    let options = ServerOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut first = client::connect(server.port()).await;
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut first).await), "hello!");
+    // A second client connects and says nothing (yet): it is over the limit.
+    let _silent = client::connect(server.port()).await;
+    eventually("the silent connection is accepted", || {
+        server.connections() == 2
+    })
+    .await;
+    drop(first);
+    eventually("the first connection is gone", || server.connections() == 1).await;
+    // Nobody is served now: a new client takes the free slot.
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        status(&res),
+        200,
+        "a rejected connection held the slot: {res}"
+    );
+    server.close().await;
+}
+
+// ---- limits at their edges ----------------------------------------------------------
+
+#[tokio::test]
+async fn a_chunked_body_of_exactly_the_limit_is_accepted_and_one_more_byte_is_413() {
+    let options = ServerOptions {
+        max_body_size: Some(10),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          5\r\n12345\r\n5\r\n67890\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_eq!(body(&res), "10");
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\n12345\r\n6\r\n67890a\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 413, "{res}");
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\n1234567890",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    server.close().await;
+}
+
+// ---- smuggling ----------------------------------------------------------------------
+
+/// Sends `request` and asserts the server answers it with a 400 and nothing
+/// else: no second response for bytes smuggled after it.
+async fn assert_refused(server: &Server, request: &[u8]) {
+    let res = exchange(server.port(), request).await;
+    assert_eq!(
+        status(&res),
+        400,
+        "{}: {res}",
+        String::from_utf8_lossy(request)
+    );
+    assert_eq!(
+        res.matches("HTTP/1.1 ").count(),
+        1,
+        "more than one response: {res}"
+    );
+}
+
+#[tokio::test]
+async fn smuggling_attempts_get_one_400_and_the_connection_closed() {
+    let server = serve_with(count_body, ServerOptions::default()).await;
+    // Two different lengths.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 30\r\n\r\n\
+          abcdGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    .await;
+    // Chunked, but not as the final coding.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n\
+          0\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    .await;
+    // A chunk size that overflows 64 bits.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          1ffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    // A chunk size with junk after it.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3 x\r\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    server.close().await;
+}
+
+// ---- streamed responses -------------------------------------------------------------
+
+#[tokio::test]
+async fn head_on_a_streamed_response_claims_no_zero_length() {
+    let server = serve_with(
+        |_req: Request| {
+            let chunks = Channel::<&'static str>::buffered(1);
+            Body::from(chunks)
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(
+        server.port(),
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_ne!(
+        header(&res, "content-length"),
+        Some("0"),
+        "a HEAD of a streamed body says its GET would be empty: {res}"
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_stream_body_that_fails_midway_is_cut_not_ended_cleanly() {
+    let server = serve_with(
+        |_req: Request| {
+            Body::from_stream(futures::stream::iter([
+                Ok("first".to_string()),
+                Err(std::io::Error::other("the producer broke")),
+            ]))
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(server.port(), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").await;
+    // hyper may cut before the head is flushed; never with the last chunk.
+    assert!(
+        !res.ends_with("0\r\n\r\n"),
+        "a failed body was ended as if complete: {res}"
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn close_cuts_an_endless_streamed_response_at_the_timeout_without_ending_it() {
+    let options = ServerOptions {
+        shutdown_timeout: SHORT_TIMEOUT,
+        ..Default::default()
+    };
+    let server = serve_with(
+        |_req: Request| {
+            let chunks = Channel::<&'static str>::buffered(4);
+            let producer = chunks.clone();
+            tokio::spawn(async move {
+                // Ticks until the client is gone: never ends on its own.
+                while producer.send("tick").await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            });
+            Body::from(chunks)
+        },
+        options,
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("tick") {
+        let mut buf = [0u8; 1024];
+        let n = within(tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
+            .await
+            .unwrap();
+        assert!(n > 0, "closed before the first tick");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    within(server.close()).await;
+    let res =
+        String::from_utf8_lossy(&seen).into_owned() + &client::read_to_close(&mut stream).await;
+    assert!(
+        !res.ends_with("0\r\n\r\n"),
+        "a cut response was ended as if complete: {res}"
+    );
+}
+
+// ---- expect: 100-continue -----------------------------------------------------------
+
+#[tokio::test]
+async fn an_unread_expect_continue_body_is_never_parsed_as_a_request() {
+    let server = serve_with(
+        |req: Request| format!("path {}", req.uri().path()),
+        ServerOptions::default(),
+    )
+    .await;
+    let smuggled = b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+    let mut stream = client::connect(server.port()).await;
+    let head = format!(
+        "POST /first HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        smuggled.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let res = client::read_response(&mut stream).await;
+    assert_eq!(body(&res), "path /first", "{res}");
+    // The client sends its body anyway (as RFC 9110 allows): it is the
+    // first request's body, whatever it looks like.
+    let _ = stream.write_all(smuggled).await;
+    let _ = stream
+        .write_all(b"GET /third HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await;
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(
+        !rest.contains("/smuggled"),
+        "a body was served as a request: {rest}"
+    );
+    server.close().await;
+}
+
+// ---- HTTP/2 answers made by aleph ---------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn http2_answers_413_and_503_without_a_connection_header() {
+    let options = ServerOptions {
+        max_body_size: Some(4),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let mut send = client::h2(client::connect(server.port()).await).await;
+    let req = ::http::Request::post("http://localhost/")
+        .header("content-length", "10")
+        .body(Body::from("0123456789"))
+        .unwrap();
+    let res = within(send.send_request(req)).await.unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(res.headers().get("connection").is_none());
+    // A chunked-like (no length) HTTP/2 body over the limit.
+    let chunks = Channel::<&'static str>::buffered(4);
+    let req = ::http::Request::post("http://localhost/")
+        .body(Body::from(chunks.clone()))
+        .unwrap();
+    let pending = send.send_request(req);
+    within(chunks.send("01234567")).await.unwrap();
+    chunks.close();
+    let res = within(pending).await.unwrap();
+    assert_eq!(res.status(), 413);
+    server.close().await;
+
+    let options = ServerOptions {
+        max_connections: Some(0),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut send = client::h2(client::connect(server.port()).await).await;
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("connection").is_none());
+    server.close().await;
+}
