@@ -146,6 +146,19 @@ async fn smuggling_attempts_get_one_400_and_the_connection_closed() {
           1ffffffffffffffff\r\nabc\r\n0\r\n\r\n",
     )
     .await;
+    // A chunk extension without end.
+    let mut huge = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x=".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 1 << 20));
+    assert_refused(&server, &huge).await;
+    // Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1: faulty framing).
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n\
+          0\r\n\r\nGET /x HTTP/1.0\r\n\r\n",
+    )
+    .await;
+    assert!(res.matches("HTTP/1.").count() <= 1, "{res}");
+    assert!(!res.contains(" 200 "), "{res}");
     // A chunk size with junk after it.
     assert_refused(
         &server,
@@ -320,4 +333,110 @@ async fn http2_answers_413_and_503_without_a_connection_header() {
     assert_eq!(res.status(), 503);
     assert!(res.headers().get("connection").is_none());
     server.close().await;
+}
+
+// ---- HTTP/2 ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_http2_client_that_never_reads_slows_the_producer_and_leaving_closes_it() {
+    let (channel_tx, mut channel_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve_with(
+        move |_req: Request| {
+            let channel: Channel<aleph::bytes::Bytes> = Channel::buffered(1);
+            channel_tx.try_send(channel.clone()).unwrap();
+            channel
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let stream = client::connect(server.port()).await;
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let driving = tokio::spawn(conn);
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
+    let channel = within(channel_rx.recv()).await.unwrap();
+    // The response's body is never read: the stream's window fills.
+    let chunk = aleph::bytes::Bytes::from(vec![b'x'; 16 * 1024]);
+    let mut sent = 0usize;
+    loop {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            channel.send(chunk.clone()),
+        )
+        .await
+        {
+            Ok(Ok(())) => sent += chunk.len(),
+            Ok(Err(_)) => panic!("the channel closed while the client was still there"),
+            Err(_) => break,
+        }
+        assert!(
+            sent < 16 * 1024 * 1024,
+            "the producer was never slowed down"
+        );
+    }
+    drop(res);
+    drop(send);
+    driving.abort();
+    within(channel.closed()).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_garbled_http2_preface_gets_no_200_and_the_server_serves_on() {
+    let server = serve_with(hello, ServerOptions::default()).await;
+    for garbage in [
+        &b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"[..],
+        // The right preface, then a DATA frame on stream 0.
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x01\x00\x00\x00\x00\x00\x00X"[..],
+    ] {
+        let res = exchange(server.port(), garbage).await;
+        assert!(!res.contains(" 200 "), "{res}");
+    }
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    server.close().await;
+}
+
+// ---- server-sent events ---------------------------------------------------------------
+
+#[test]
+fn sse_fields_cannot_be_split_by_line_breaks() {
+    use aleph::http::sse::Event;
+    let event = Event {
+        id: Some("1\r\ndata: injected".into()),
+        event: Some("a\rretry: 1".into()),
+        comment: Some("c\n\ndata: x".into()),
+        data: Some("one\r\ntwo\rthree\nfour".into()),
+        retry: None,
+    };
+    let text = event.to_string();
+    let lines: Vec<&str> = text.split(['\n']).collect();
+    assert_eq!(
+        lines,
+        [
+            ": c",
+            ": ",
+            ": data: x",
+            "id: 1  data: injected",
+            "event: a retry: 1",
+            "data: one",
+            "data: two",
+            "data: three",
+            "data: four",
+            "",
+            ""
+        ],
+        "{text:?}"
+    );
+    assert!(!text.contains('\r'), "{text:?}");
 }
