@@ -440,3 +440,28 @@ fn sse_fields_cannot_be_split_by_line_breaks() {
     );
     assert!(!text.contains('\r'), "{text:?}");
 }
+
+// ---- header counts --------------------------------------------------------------------
+
+/// A request of `count` header fields in all, each a few bytes.
+fn with_headers(count: usize) -> Vec<u8> {
+    let mut request = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n".to_vec();
+    for i in 2..count {
+        request.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request
+}
+
+#[tokio::test]
+async fn http1_takes_100_header_fields_and_431s_the_101st_as_documented() {
+    let server = serve_with(hello, ServerOptions::default()).await;
+    let res = exchange(server.port(), &with_headers(100)).await;
+    assert_eq!(status(&res), 200, "{res}");
+    // Far under max_header_size (64 KiB), yet over the count.
+    let request = with_headers(101);
+    assert!(request.len() < 2048);
+    let res = exchange(server.port(), &request).await;
+    assert_eq!(status(&res), 431, "{res}");
+    server.close().await;
+}
