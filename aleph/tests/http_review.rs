@@ -465,3 +465,77 @@ async fn http1_takes_100_header_fields_and_431s_the_101st_as_documented() {
     assert_eq!(status(&res), 431, "{res}");
     server.close().await;
 }
+
+// ---- edges of the request line and Expect ---------------------------------------------
+
+#[tokio::test]
+async fn a_target_of_exactly_max_request_line_is_served_and_one_more_is_414() {
+    let options = ServerOptions {
+        max_request_line: 100,
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    for (len, expected) in [(100, 200), (101, 414)] {
+        let target = format!("/{}", "a".repeat(len - 1));
+        let request = format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let res = exchange(server.port(), request.as_bytes()).await;
+        assert_eq!(status(&res), expected, "{len}: {res}");
+    }
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_gets_413_and_no_100_continue() {
+    let options = ServerOptions {
+        max_body_size: Some(10),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 413 "), "{res}");
+    assert!(!res.contains("100 Continue"), "{res}");
+    server.close().await;
+}
+
+// ---- graceful close -------------------------------------------------------------------
+
+#[tokio::test]
+async fn close_lets_a_streamed_response_in_flight_finish_whole() {
+    let (channel_tx, mut channel_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve_with(
+        move |_req: Request| {
+            let channel = Channel::<&'static str>::buffered(1);
+            channel_tx.try_send(channel.clone()).unwrap();
+            channel
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let channel = within(channel_rx.recv()).await.unwrap();
+    within(channel.send("first ")).await.unwrap();
+    let closing = {
+        let server = server.clone();
+        tokio::spawn(async move { server.close().await })
+    };
+    eventually("the listener is closed", || {
+        std::net::TcpStream::connect(("127.0.0.1", server.port())).is_err()
+    })
+    .await;
+    assert!(!closing.is_finished(), "close did not wait for the stream");
+    within(channel.send("last")).await.unwrap();
+    channel.close();
+    let res = client::read_to_close(&mut stream).await;
+    assert!(res.contains("first "), "{res}");
+    assert!(res.contains("last"), "{res}");
+    assert!(res.ends_with("0\r\n\r\n"), "not ended cleanly: {res}");
+    within(closing).await.unwrap();
+}
