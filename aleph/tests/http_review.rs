@@ -539,3 +539,27 @@ async fn close_lets_a_streamed_response_in_flight_finish_whole() {
     assert!(res.ends_with("0\r\n\r\n"), "not ended cleanly: {res}");
     within(closing).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_rejected_http2_connection_that_asks_nothing_is_closed_at_the_idle_timeout() {
+    let options = ServerOptions {
+        max_connections: Some(0),
+        idle_timeout: Some(SHORT_TIMEOUT),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let stream = client::connect(server.port()).await;
+    let (_send, conn) = hyper::client::conn::http2::handshake::<_, _, Body>(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    // The client sends no request: the server still lets the connection go.
+    let _ = within(conn).await;
+    eventually("the rejected connection is gone", || {
+        server.connections() == 0
+    })
+    .await;
+    server.close().await;
+}

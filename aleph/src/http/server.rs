@@ -435,10 +435,21 @@ async fn serve_connection<S, B>(
         draining: draining.clone(),
     });
     let idle = async {
-        match (rejected, settings.idle_timeout) {
-            (true, _) => conn.activity.answered().await,
-            (false, Some(timeout)) => conn.activity.idle_for(timeout).await,
-            (false, None) => std::future::pending().await,
+        let idle = async {
+            match settings.idle_timeout {
+                Some(timeout) => conn.activity.idle_for(timeout).await,
+                None => std::future::pending().await,
+            }
+        };
+        if rejected {
+            // Closed after its first answer, or sooner if it asks nothing
+            // (an HTTP/2 client has no header read timeout).
+            tokio::select! {
+                () = conn.activity.answered() => {}
+                () = idle => {}
+            }
+        } else {
+            idle.await;
         }
     };
     let io = TokioIo::new(stream);
