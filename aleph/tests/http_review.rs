@@ -563,3 +563,28 @@ async fn a_rejected_http2_connection_that_asks_nothing_is_closed_at_the_idle_tim
     .await;
     server.close().await;
 }
+
+#[tokio::test]
+async fn an_unread_body_after_an_answer_without_the_handler_is_never_a_request() {
+    let options = ServerOptions {
+        max_request_line: 50,
+        ..Default::default()
+    };
+    let server = serve_with(|req: Request| format!("path {}", req.uri().path()), options).await;
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+    let long = format!("/{}", "a".repeat(60));
+    for (target, method) in [
+        (long.as_str(), "POST"),
+        ("*", "OPTIONS"),
+        ("/plain", "POST"),
+    ] {
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{smuggled}\
+             GET /third HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            smuggled.len()
+        );
+        let res = exchange(server.port(), request.as_bytes()).await;
+        assert!(!res.contains("/smuggled"), "{method} {target}: {res}");
+    }
+    server.close().await;
+}
