@@ -588,3 +588,27 @@ async fn an_unread_body_after_an_answer_without_the_handler_is_never_a_request()
     }
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_streamed_response_to_a_keep_alive_http10_client_is_close_delimited() {
+    let server = serve_with(
+        |_req: Request| {
+            Body::from_stream(futures::stream::iter(
+                ["a", "b"].map(Ok::<_, std::io::Error>),
+            ))
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_eq!(header(&res, "transfer-encoding"), None, "{res}");
+    assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    assert!(!res.to_ascii_lowercase().contains("keep-alive"), "{res}");
+    assert_eq!(body(&res), "ab");
+    server.close().await;
+}

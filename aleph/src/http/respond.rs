@@ -120,6 +120,15 @@ pub(crate) async fn respond(
         drop(body);
         res = http::Response::from_parts(parts, Body::empty());
     }
+    if version == Version::HTTP_10
+        && http_body::Body::size_hint(res.body()).exact().is_none()
+        && !res.headers().contains_key(CONTENT_LENGTH)
+    {
+        // HTTP/1.0 has no chunked coding: a body of unknown length ends
+        // with the connection, so the response must not promise keep-alive.
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     res.map(|body| ServerBody::new(body, guard))
 }
 
