@@ -612,3 +612,20 @@ async fn a_streamed_response_to_a_keep_alive_http10_client_is_close_delimited() 
     assert_eq!(body(&res), "ab");
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_closing_answer_to_a_keep_alive_http10_client_says_only_close() {
+    let options = ServerOptions {
+        max_body_size: Some(1),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello",
+    )
+    .await;
+    assert_eq!(status(&res), 413, "{res}");
+    assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    server.close().await;
+}

@@ -129,6 +129,11 @@ pub(crate) async fn respond(
         res.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    if version == Version::HTTP_10 && has_token(res.headers(), "close") {
+        // hyper adds `keep-alive` to an HTTP/1.1 response for a client that
+        // asked for it, even beside `close`; as HTTP/1.0 the close stands.
+        *res.version_mut() = Version::HTTP_10;
+    }
     res.map(|body| ServerBody::new(body, guard))
 }
 
