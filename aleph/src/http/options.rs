@@ -89,7 +89,9 @@ pub struct ServerOptions {
     pub max_request_line: usize,
     /// The most bytes a request's head (request line and headers) may take;
     /// more gets 431 (HTTP/1) or a stream error (HTTP/2). At least 8 KiB
-    /// (hyper's floor). Default: 64 KiB.
+    /// (hyper's floor). Default: 64 KiB. HTTP/1 requests also get 431 beyond
+    /// 100 header fields, whatever their size (hyper's parser keeps that
+    /// many on the stack).
     pub max_header_size: usize,
     /// The largest request body accepted: a larger `Content-Length` gets 413
     /// before the handler runs; a chunked body gets 413 once it passes the

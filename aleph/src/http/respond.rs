@@ -120,6 +120,20 @@ pub(crate) async fn respond(
         drop(body);
         res = http::Response::from_parts(parts, Body::empty());
     }
+    if version == Version::HTTP_10
+        && http_body::Body::size_hint(res.body()).exact().is_none()
+        && !res.headers().contains_key(CONTENT_LENGTH)
+    {
+        // HTTP/1.0 has no chunked coding: a body of unknown length ends
+        // with the connection, so the response must not promise keep-alive.
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if version == Version::HTTP_10 && has_token(res.headers(), "close") {
+        // hyper adds `keep-alive` to an HTTP/1.1 response for a client that
+        // asked for it, even beside `close`; as HTTP/1.0 the close stands.
+        *res.version_mut() = Version::HTTP_10;
+    }
     res.map(|body| ServerBody::new(body, guard))
 }
 

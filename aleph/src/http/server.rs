@@ -200,6 +200,8 @@ pub(crate) struct Settings {
     versions: (bool, bool),
     idle_timeout: Option<Duration>,
     max_connections: Option<usize>,
+    /// Connections being served under `max_connections` (rejected ones,
+    /// and any when there is no limit, are not counted).
     open: AtomicUsize,
     pub(crate) limits: Limits,
 }
@@ -410,9 +412,20 @@ async fn serve_connection<S, B>(
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let open = settings.open.fetch_add(1, Ordering::AcqRel) + 1;
-    let _open = OpenGuard(settings.clone());
-    let rejected = settings.max_connections.is_some_and(|max| open > max);
+    // Only served connections take a slot: a rejected one (which may sit
+    // silent until its header read timeout) must not keep out the next
+    // client once a served connection ends.
+    let rejected = match settings.max_connections {
+        Some(max) => settings
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .is_err(),
+        None => false,
+    };
+    let counted = settings.max_connections.is_some() && !rejected;
+    let _open = counted.then(|| OpenGuard(settings.clone()));
     let peer = info.peer_name();
     let conn = Arc::new(Conn {
         info: Arc::new(info),
@@ -422,10 +435,21 @@ async fn serve_connection<S, B>(
         draining: draining.clone(),
     });
     let idle = async {
-        match (rejected, settings.idle_timeout) {
-            (true, _) => conn.activity.answered().await,
-            (false, Some(timeout)) => conn.activity.idle_for(timeout).await,
-            (false, None) => std::future::pending().await,
+        let idle = async {
+            match settings.idle_timeout {
+                Some(timeout) => conn.activity.idle_for(timeout).await,
+                None => std::future::pending().await,
+            }
+        };
+        if rejected {
+            // Closed after its first answer, or sooner if it asks nothing
+            // (an HTTP/2 client has no header read timeout).
+            tokio::select! {
+                () = conn.activity.answered() => {}
+                () = idle => {}
+            }
+        } else {
+            idle.await;
         }
     };
     let io = TokioIo::new(stream);

@@ -1,0 +1,631 @@
+//! A hostile client's view of the HTTP server: raw bytes over real sockets
+//! for smuggling attempts, limits at their exact edges, connection slots,
+//! streamed responses cut short, HEAD on streams.
+
+mod support;
+
+use aleph::http::{self, Body, Request, ServerOptions};
+use aleph::stream::Channel;
+use aleph::Server;
+use tokio::io::AsyncWriteExt;
+
+use support::http::{self as client, body, exchange, header, status, SHORT_TIMEOUT};
+use support::{eventually, within};
+
+async fn serve_with<H, M>(handler: H, options: ServerOptions) -> Server
+where
+    H: http::Handler<M>,
+{
+    http::start_server(handler, options)
+        .await
+        .expect("the server starts")
+}
+
+fn hello(_req: Request) -> &'static str {
+    "hello!"
+}
+
+/// Reads the body and answers its length.
+async fn count_body(req: Request) -> Result<String, aleph::Error> {
+    Ok(aleph::bytes::to_bytes(req.into_body())
+        .await?
+        .len()
+        .to_string())
+}
+
+// ---- connection slots ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_rejected_connection_does_not_hold_a_slot_of_max_connections() {
+    let options = ServerOptions {
+        max_connections: Some(1),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut first = client::connect(server.port()).await;
+    first
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut first).await), "hello!");
+    // A second client connects and says nothing (yet): it is over the limit.
+    let _silent = client::connect(server.port()).await;
+    eventually("the silent connection is accepted", || {
+        server.connections() == 2
+    })
+    .await;
+    drop(first);
+    eventually("the first connection is gone", || server.connections() == 1).await;
+    // Nobody is served now: a new client takes the free slot.
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        status(&res),
+        200,
+        "a rejected connection held the slot: {res}"
+    );
+    server.close().await;
+}
+
+// ---- limits at their edges ----------------------------------------------------------
+
+#[tokio::test]
+async fn a_chunked_body_of_exactly_the_limit_is_accepted_and_one_more_byte_is_413() {
+    let options = ServerOptions {
+        max_body_size: Some(10),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          5\r\n12345\r\n5\r\n67890\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_eq!(body(&res), "10");
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\n12345\r\n6\r\n67890a\r\n0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 413, "{res}");
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\n1234567890",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    server.close().await;
+}
+
+// ---- smuggling ----------------------------------------------------------------------
+
+/// Sends `request` and asserts the server answers it with a 400 and nothing
+/// else: no second response for bytes smuggled after it.
+async fn assert_refused(server: &Server, request: &[u8]) {
+    let res = exchange(server.port(), request).await;
+    assert_eq!(
+        status(&res),
+        400,
+        "{}: {res}",
+        String::from_utf8_lossy(request)
+    );
+    assert_eq!(
+        res.matches("HTTP/1.1 ").count(),
+        1,
+        "more than one response: {res}"
+    );
+}
+
+#[tokio::test]
+async fn smuggling_attempts_get_one_400_and_the_connection_closed() {
+    let server = serve_with(count_body, ServerOptions::default()).await;
+    // Two different lengths.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nContent-Length: 30\r\n\r\n\
+          abcdGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    .await;
+    // Chunked, but not as the final coding.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n\
+          0\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+    )
+    .await;
+    // A chunk size that overflows 64 bits.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          1ffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    // A chunk extension without end.
+    let mut huge = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x=".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 1 << 20));
+    assert_refused(&server, &huge).await;
+    // Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1: faulty framing).
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n\
+          0\r\n\r\nGET /x HTTP/1.0\r\n\r\n",
+    )
+    .await;
+    assert!(res.matches("HTTP/1.").count() <= 1, "{res}");
+    assert!(!res.contains(" 200 "), "{res}");
+    // A chunk size with junk after it.
+    assert_refused(
+        &server,
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3 x\r\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    server.close().await;
+}
+
+// ---- streamed responses -------------------------------------------------------------
+
+#[tokio::test]
+async fn head_on_a_streamed_response_claims_no_zero_length() {
+    let server = serve_with(
+        |_req: Request| {
+            let chunks = Channel::<&'static str>::buffered(1);
+            Body::from(chunks)
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(
+        server.port(),
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_ne!(
+        header(&res, "content-length"),
+        Some("0"),
+        "a HEAD of a streamed body says its GET would be empty: {res}"
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_stream_body_that_fails_midway_is_cut_not_ended_cleanly() {
+    let server = serve_with(
+        |_req: Request| {
+            Body::from_stream(futures::stream::iter([
+                Ok("first".to_string()),
+                Err(std::io::Error::other("the producer broke")),
+            ]))
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(server.port(), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").await;
+    // hyper may cut before the head is flushed; never with the last chunk.
+    assert!(
+        !res.ends_with("0\r\n\r\n"),
+        "a failed body was ended as if complete: {res}"
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn close_cuts_an_endless_streamed_response_at_the_timeout_without_ending_it() {
+    let options = ServerOptions {
+        shutdown_timeout: SHORT_TIMEOUT,
+        ..Default::default()
+    };
+    let server = serve_with(
+        |_req: Request| {
+            let chunks = Channel::<&'static str>::buffered(4);
+            let producer = chunks.clone();
+            tokio::spawn(async move {
+                // Ticks until the client is gone: never ends on its own.
+                while producer.send("tick").await.is_ok() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            });
+            Body::from(chunks)
+        },
+        options,
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("tick") {
+        let mut buf = [0u8; 1024];
+        let n = within(tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
+            .await
+            .unwrap();
+        assert!(n > 0, "closed before the first tick");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    within(server.close()).await;
+    let res =
+        String::from_utf8_lossy(&seen).into_owned() + &client::read_to_close(&mut stream).await;
+    assert!(
+        !res.ends_with("0\r\n\r\n"),
+        "a cut response was ended as if complete: {res}"
+    );
+}
+
+// ---- expect: 100-continue -----------------------------------------------------------
+
+#[tokio::test]
+async fn an_unread_expect_continue_body_is_never_parsed_as_a_request() {
+    let server = serve_with(
+        |req: Request| format!("path {}", req.uri().path()),
+        ServerOptions::default(),
+    )
+    .await;
+    let smuggled = b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+    let mut stream = client::connect(server.port()).await;
+    let head = format!(
+        "POST /first HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        smuggled.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let res = client::read_response(&mut stream).await;
+    assert_eq!(body(&res), "path /first", "{res}");
+    // The client sends its body anyway (as RFC 9110 allows): it is the
+    // first request's body, whatever it looks like.
+    let _ = stream.write_all(smuggled).await;
+    let _ = stream
+        .write_all(b"GET /third HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await;
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(
+        !rest.contains("/smuggled"),
+        "a body was served as a request: {rest}"
+    );
+    server.close().await;
+}
+
+// ---- HTTP/2 answers made by aleph ---------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn http2_answers_413_and_503_without_a_connection_header() {
+    let options = ServerOptions {
+        max_body_size: Some(4),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let mut send = client::h2(client::connect(server.port()).await).await;
+    let req = ::http::Request::post("http://localhost/")
+        .header("content-length", "10")
+        .body(Body::from("0123456789"))
+        .unwrap();
+    let res = within(send.send_request(req)).await.unwrap();
+    assert_eq!(res.status(), 413);
+    assert!(res.headers().get("connection").is_none());
+    // A chunked-like (no length) HTTP/2 body over the limit.
+    let chunks = Channel::<&'static str>::buffered(4);
+    let req = ::http::Request::post("http://localhost/")
+        .body(Body::from(chunks.clone()))
+        .unwrap();
+    let pending = send.send_request(req);
+    within(chunks.send("01234567")).await.unwrap();
+    chunks.close();
+    let res = within(pending).await.unwrap();
+    assert_eq!(res.status(), 413);
+    server.close().await;
+
+    let options = ServerOptions {
+        max_connections: Some(0),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut send = client::h2(client::connect(server.port()).await).await;
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("connection").is_none());
+    server.close().await;
+}
+
+// ---- HTTP/2 ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_http2_client_that_never_reads_slows_the_producer_and_leaving_closes_it() {
+    let (channel_tx, mut channel_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve_with(
+        move |_req: Request| {
+            let channel: Channel<aleph::bytes::Bytes> = Channel::buffered(1);
+            channel_tx.try_send(channel.clone()).unwrap();
+            channel
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let stream = client::connect(server.port()).await;
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let driving = tokio::spawn(conn);
+    let res = within(send.send_request(client::get("http://localhost/")))
+        .await
+        .unwrap();
+    let channel = within(channel_rx.recv()).await.unwrap();
+    // The response's body is never read: the stream's window fills.
+    let chunk = aleph::bytes::Bytes::from(vec![b'x'; 16 * 1024]);
+    let mut sent = 0usize;
+    loop {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            channel.send(chunk.clone()),
+        )
+        .await
+        {
+            Ok(Ok(())) => sent += chunk.len(),
+            Ok(Err(_)) => panic!("the channel closed while the client was still there"),
+            Err(_) => break,
+        }
+        assert!(
+            sent < 16 * 1024 * 1024,
+            "the producer was never slowed down"
+        );
+    }
+    drop(res);
+    drop(send);
+    driving.abort();
+    within(channel.closed()).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_garbled_http2_preface_gets_no_200_and_the_server_serves_on() {
+    let server = serve_with(hello, ServerOptions::default()).await;
+    for garbage in [
+        &b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"[..],
+        // The right preface, then a DATA frame on stream 0.
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x01\x00\x00\x00\x00\x00\x00X"[..],
+    ] {
+        let res = exchange(server.port(), garbage).await;
+        assert!(!res.contains(" 200 "), "{res}");
+    }
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    server.close().await;
+}
+
+// ---- server-sent events ---------------------------------------------------------------
+
+#[test]
+fn sse_fields_cannot_be_split_by_line_breaks() {
+    use aleph::http::sse::Event;
+    let event = Event {
+        id: Some("1\r\ndata: injected".into()),
+        event: Some("a\rretry: 1".into()),
+        comment: Some("c\n\ndata: x".into()),
+        data: Some("one\r\ntwo\rthree\nfour".into()),
+        retry: None,
+    };
+    let text = event.to_string();
+    let lines: Vec<&str> = text.split(['\n']).collect();
+    assert_eq!(
+        lines,
+        [
+            ": c",
+            ": ",
+            ": data: x",
+            "id: 1  data: injected",
+            "event: a retry: 1",
+            "data: one",
+            "data: two",
+            "data: three",
+            "data: four",
+            "",
+            ""
+        ],
+        "{text:?}"
+    );
+    assert!(!text.contains('\r'), "{text:?}");
+}
+
+// ---- header counts --------------------------------------------------------------------
+
+/// A request of `count` header fields in all, each a few bytes.
+fn with_headers(count: usize) -> Vec<u8> {
+    let mut request = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n".to_vec();
+    for i in 2..count {
+        request.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request
+}
+
+#[tokio::test]
+async fn http1_takes_100_header_fields_and_431s_the_101st_as_documented() {
+    let server = serve_with(hello, ServerOptions::default()).await;
+    let res = exchange(server.port(), &with_headers(100)).await;
+    assert_eq!(status(&res), 200, "{res}");
+    // Far under max_header_size (64 KiB), yet over the count.
+    let request = with_headers(101);
+    assert!(request.len() < 2048);
+    let res = exchange(server.port(), &request).await;
+    assert_eq!(status(&res), 431, "{res}");
+    server.close().await;
+}
+
+// ---- edges of the request line and Expect ---------------------------------------------
+
+#[tokio::test]
+async fn a_target_of_exactly_max_request_line_is_served_and_one_more_is_414() {
+    let options = ServerOptions {
+        max_request_line: 100,
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    for (len, expected) in [(100, 200), (101, 414)] {
+        let target = format!("/{}", "a".repeat(len - 1));
+        let request = format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let res = exchange(server.port(), request.as_bytes()).await;
+        assert_eq!(status(&res), expected, "{len}: {res}");
+    }
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_gets_413_and_no_100_continue() {
+    let options = ServerOptions {
+        max_body_size: Some(10),
+        ..Default::default()
+    };
+    let server = serve_with(count_body, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 413 "), "{res}");
+    assert!(!res.contains("100 Continue"), "{res}");
+    server.close().await;
+}
+
+// ---- graceful close -------------------------------------------------------------------
+
+#[tokio::test]
+async fn close_lets_a_streamed_response_in_flight_finish_whole() {
+    let (channel_tx, mut channel_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve_with(
+        move |_req: Request| {
+            let channel = Channel::<&'static str>::buffered(1);
+            channel_tx.try_send(channel.clone()).unwrap();
+            channel
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let channel = within(channel_rx.recv()).await.unwrap();
+    within(channel.send("first ")).await.unwrap();
+    let closing = {
+        let server = server.clone();
+        tokio::spawn(async move { server.close().await })
+    };
+    eventually("the listener is closed", || {
+        std::net::TcpStream::connect(("127.0.0.1", server.port())).is_err()
+    })
+    .await;
+    assert!(!closing.is_finished(), "close did not wait for the stream");
+    within(channel.send("last")).await.unwrap();
+    channel.close();
+    let res = client::read_to_close(&mut stream).await;
+    assert!(res.contains("first "), "{res}");
+    assert!(res.contains("last"), "{res}");
+    assert!(res.ends_with("0\r\n\r\n"), "not ended cleanly: {res}");
+    within(closing).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rejected_http2_connection_that_asks_nothing_is_closed_at_the_idle_timeout() {
+    let options = ServerOptions {
+        max_connections: Some(0),
+        idle_timeout: Some(SHORT_TIMEOUT),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let stream = client::connect(server.port()).await;
+    let (_send, conn) = hyper::client::conn::http2::handshake::<_, _, Body>(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    // The client sends no request: the server still lets the connection go.
+    let _ = within(conn).await;
+    eventually("the rejected connection is gone", || {
+        server.connections() == 0
+    })
+    .await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn an_unread_body_after_an_answer_without_the_handler_is_never_a_request() {
+    let options = ServerOptions {
+        max_request_line: 50,
+        ..Default::default()
+    };
+    let server = serve_with(|req: Request| format!("path {}", req.uri().path()), options).await;
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+    let long = format!("/{}", "a".repeat(60));
+    for (target, method) in [
+        (long.as_str(), "POST"),
+        ("*", "OPTIONS"),
+        ("/plain", "POST"),
+    ] {
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{smuggled}\
+             GET /third HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+            smuggled.len()
+        );
+        let res = exchange(server.port(), request.as_bytes()).await;
+        assert!(!res.contains("/smuggled"), "{method} {target}: {res}");
+    }
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_streamed_response_to_a_keep_alive_http10_client_is_close_delimited() {
+    let server = serve_with(
+        |_req: Request| {
+            Body::from_stream(futures::stream::iter(
+                ["a", "b"].map(Ok::<_, std::io::Error>),
+            ))
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let res = exchange(
+        server.port(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status(&res), 200, "{res}");
+    assert_eq!(header(&res, "transfer-encoding"), None, "{res}");
+    assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    assert!(!res.to_ascii_lowercase().contains("keep-alive"), "{res}");
+    assert_eq!(body(&res), "ab");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_closing_answer_to_a_keep_alive_http10_client_says_only_close() {
+    let options = ServerOptions {
+        max_body_size: Some(1),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let res = exchange(
+        server.port(),
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello",
+    )
+    .await;
+    assert_eq!(status(&res), 413, "{res}");
+    assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    server.close().await;
+}
