@@ -195,6 +195,57 @@ async fn a_slowloris_client_is_cut_at_the_header_read_timeout() {
     server.close().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_header_read_timeout_cuts_between_one_and_one_and_a_quarter_timeouts() {
+    let timeout = std::time::Duration::from_secs(2);
+    let options = ServerOptions {
+        header_read_timeout: Some(timeout),
+        idle_timeout: None,
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    let started = tokio::time::Instant::now();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();
+    assert_eq!(client::read_to_close(&mut stream).await, "");
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout && waited <= timeout * 5 / 4,
+        "cut after {waited:?}"
+    );
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_keep_a_keep_alive_connection_from_the_header_read_timeout() {
+    let timeout = std::time::Duration::from_secs(2);
+    let options = ServerOptions {
+        header_read_timeout: Some(timeout),
+        idle_timeout: None,
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    // Each wait is under the timeout; together they are far over it.
+    for _ in 0..6 {
+        tokio::time::sleep(timeout * 9 / 10).await;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await
+            .unwrap();
+        let res = client::read_response(&mut stream).await;
+        assert_eq!(body(&res), "hello!", "{res}");
+    }
+    let last = tokio::time::Instant::now();
+    assert_eq!(client::read_to_close(&mut stream).await, "");
+    let waited = last.elapsed();
+    assert!(
+        waited >= timeout && waited <= timeout * 5 / 4,
+        "cut after {waited:?}"
+    );
+    server.close().await;
+}
+
 #[tokio::test]
 async fn a_stalled_body_ends_with_408() {
     let options = ServerOptions {

@@ -71,14 +71,20 @@ pub struct ServerOptions {
     /// and a TLS connection is what ALPN chose. Default: both.
     pub http_versions: Vec<HttpVersion>,
     /// A connection with no request in flight for this long is closed
-    /// (HTTP/2: GOAWAY first); the check runs on a timer that requests do
-    /// not move, so the close comes between one and two timeouts after the
-    /// last request. `None` keeps idle connections open. Default: 60 s.
+    /// (HTTP/2: GOAWAY first). The check runs on a timer that requests do
+    /// not move (it ticks every quarter of the shorter of this and
+    /// `header_read_timeout`), so the close comes between one and one and a
+    /// quarter timeouts after the last request. `None` keeps idle
+    /// connections open. Default: 60 s.
     pub idle_timeout: Option<Duration>,
     /// The longest an HTTP/1 client may take to send a request's head
     /// (slowloris), counted from when the server starts waiting for it, so it
     /// also bounds a keep-alive connection's wait between requests. The
-    /// connection is then closed. `None` waits forever. Default: 30 s.
+    /// connection is then closed, with no response. Checked on the same timer
+    /// as `idle_timeout`: the cut comes between one and one and a quarter
+    /// timeouts after the wait began, never sooner. A plain connection that
+    /// may speak either version counts as HTTP/1 until its first HTTP/2
+    /// request. `None` waits forever. Default: 30 s.
     pub header_read_timeout: Option<Duration>,
     /// The longest the server waits for the next bytes of a request body the
     /// handler is reading; the body then ends with a timeout error and the

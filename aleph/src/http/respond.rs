@@ -33,6 +33,9 @@ pub(crate) async fn respond(
     let exchange = Arc::new(Exchange::default());
     let guard = Guard::new(conn.clone(), exchange.clone());
     let version = req.version();
+    if version == Version::HTTP_2 {
+        conn.activity.saw_http2();
+    }
     let is_head = req.method() == Method::HEAD;
     // RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 closes
     // unless told to keep alive.

@@ -3,8 +3,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, Version};
@@ -199,6 +200,8 @@ pub(crate) struct Settings {
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     versions: (bool, bool),
     idle_timeout: Option<Duration>,
+    /// Applied by the connection's watch, not by hyper (see [`Activity::watch`]).
+    header_read_timeout: Option<Duration>,
     max_connections: Option<usize>,
     /// Connections being served under `max_connections` (rejected ones,
     /// and any when there is no limit, are not counted).
@@ -233,7 +236,7 @@ impl Settings {
         let mut auto = auto::Builder::new(TokioExecutor::new());
         auto.http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
+            .header_read_timeout(None)
             .keep_alive(options.keep_alive)
             // hyper refuses a buffer under 8 KiB.
             .max_buf_size(header_max);
@@ -248,7 +251,7 @@ impl Settings {
         let mut http1 = hyper::server::conn::http1::Builder::new();
         http1
             .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
+            .header_read_timeout(None)
             .keep_alive(options.keep_alive)
             .max_buf_size(header_max);
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -264,6 +267,7 @@ impl Settings {
             auto,
             versions,
             idle_timeout: options.idle_timeout,
+            header_read_timeout: options.header_read_timeout,
             max_connections: options.max_connections,
             open: AtomicUsize::new(0),
             limits: Limits {
@@ -325,10 +329,12 @@ pub(crate) struct Conn {
 ///
 /// Kept cheap for the request path: a request's start and end are atomic
 /// counts, with no clock read and nothing woken; the idle check looks at
-/// them when its own timer fires (see [`Activity::idle_for`]).
+/// them when its own timer fires (see [`Activity::watch`]).
 pub(crate) struct Activity {
     in_flight: AtomicUsize,
     served: AtomicUsize,
+    /// Whether a request came over HTTP/2.
+    http2: AtomicBool,
     /// Woken when the connection goes idle, for a rejected connection only
     /// (it closes after its first answer).
     went_idle: Option<Notify>,
@@ -339,6 +345,7 @@ impl Activity {
         Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
+            http2: AtomicBool::new(false),
             went_idle: rejected.then(Notify::new),
         }
     }
@@ -357,19 +364,46 @@ impl Activity {
         }
     }
 
-    /// Completes once a whole `timeout` has passed with no request in flight
-    /// and none answered: so between one and two timeouts after the last
-    /// request ended. Requests never move the timer; it looks at the counts
-    /// when it fires.
-    async fn idle_for(&self, timeout: Duration) {
+    /// Notes that the connection speaks HTTP/2, which the header read
+    /// timeout does not apply to.
+    pub(crate) fn saw_http2(&self) {
+        if !self.http2.load(Ordering::Relaxed) {
+            self.http2.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Completes when the connection has been quiet (no request in flight,
+    /// none answered) for `idle`, or, on HTTP/1, for `head`: then it is
+    /// waiting for a request head that does not come.
+    ///
+    /// Requests never touch a timer: it ticks every quarter of the shorter
+    /// timeout and looks at the counts, so a verdict comes between one and
+    /// one and a quarter timeouts after the connection went quiet, never
+    /// sooner. (hyper's own header read timeout arms a timer for every
+    /// request, which costs a read and an allocation each time.)
+    async fn watch(&self, idle: Option<Duration>, head: Option<Duration>) -> Quiet {
+        let period = match (idle, head) {
+            (Some(idle), Some(head)) => idle.min(head),
+            (Some(timeout), None) | (None, Some(timeout)) => timeout,
+            (None, None) => return std::future::pending().await,
+        } / 4;
         let mut seen = self.served.load(Ordering::Acquire);
+        let mut quiet = Duration::ZERO;
         loop {
-            tokio::time::sleep(timeout).await;
+            tokio::time::sleep(period).await;
             let served = self.served.load(Ordering::Acquire);
-            if served == seen && self.in_flight.load(Ordering::Acquire) == 0 {
-                return;
+            if served != seen || self.in_flight.load(Ordering::Acquire) > 0 {
+                seen = served;
+                quiet = Duration::ZERO;
+                continue;
             }
-            seen = served;
+            quiet += period;
+            if head.is_some_and(|head| quiet >= head) && !self.http2.load(Ordering::Relaxed) {
+                return Quiet::NoHead;
+            }
+            if idle.is_some_and(|idle| quiet >= idle) {
+                return Quiet::Idle;
+            }
         }
     }
 
@@ -434,27 +468,26 @@ async fn serve_connection<S, B>(
         rejected,
         draining: draining.clone(),
     });
-    let idle = async {
-        let idle = async {
-            match settings.idle_timeout {
-                Some(timeout) => conn.activity.idle_for(timeout).await,
-                None => std::future::pending().await,
-            }
-        };
+    let kind = settings.kind(&conn.info);
+    let head_timeout = match kind {
+        Kind::Http2 => None,
+        Kind::Auto | Kind::Http1 => settings.header_read_timeout,
+    };
+    let quiet = async {
+        let quiet = conn.activity.watch(settings.idle_timeout, head_timeout);
         if rejected {
             // Closed after its first answer, or sooner if it asks nothing
             // (an HTTP/2 client has no header read timeout).
             tokio::select! {
-                () = conn.activity.answered() => {}
-                () = idle => {}
+                () = conn.activity.answered() => Quiet::Idle,
+                quiet = quiet => quiet,
             }
         } else {
-            idle.await;
+            quiet.await
         }
     };
     let io = TokioIo::new(stream);
     let service = make_service(conn.clone());
-    let kind = settings.kind(&conn.info);
     // A span is entered and left at every poll of the connection: made only
     // when someone listens (a disabled span still costs, where `tracing`
     // forwards to `log`).
@@ -473,17 +506,17 @@ async fn serve_connection<S, B>(
             Kind::Auto => {
                 let served = settings.auto.serve_connection_with_upgrades(io, service);
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
             }
             Kind::Http1 => {
                 let served = settings.http1.serve_connection(io, service).with_upgrades();
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
             }
             Kind::Http2 => {
                 let served = settings.http2.serve_connection(io, service);
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, idle, &peer).await;
+                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
             }
         }
     }
@@ -493,19 +526,20 @@ async fn serve_connection<S, B>(
 
 /// Runs a hyper connection to its end, asking it to wind down (finish what
 /// is in flight, close when idle; GOAWAY on HTTP/2) when the server drains
-/// or the connection has been idle too long.
+/// or the connection has been idle too long, and cutting it when an HTTP/1
+/// client takes too long to send a request head.
 async fn drive<C, E>(
     mut served: Pin<&mut C>,
     shutdown: impl Fn(Pin<&mut C>),
     draining: Signal,
-    idle: impl Future<Output = ()>,
+    quiet: impl Future<Output = Quiet>,
     peer: &str,
 ) where
     C: Future<Output = std::result::Result<(), E>>,
     E: std::fmt::Display,
 {
     let fired = draining.fired();
-    tokio::pin!(fired, idle);
+    tokio::pin!(fired, quiet);
     let mut registered = false;
     let mut winding_down = false;
     let result = std::future::poll_fn(|cx| {
@@ -513,16 +547,33 @@ async fn drive<C, E>(
             winding_down = true;
             shutdown(served.as_mut());
         }
-        if !winding_down && idle.as_mut().poll(cx).is_ready() {
-            winding_down = true;
-            shutdown(served.as_mut());
+        if !winding_down {
+            match quiet.as_mut().poll(cx) {
+                Poll::Ready(Quiet::Idle) => {
+                    winding_down = true;
+                    shutdown(served.as_mut());
+                }
+                Poll::Ready(Quiet::NoHead) => return Poll::Ready(None),
+                Poll::Pending => {}
+            }
         }
-        served.as_mut().poll(cx)
+        served.as_mut().poll(cx).map(Some)
     })
     .await;
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+    match result {
+        Some(Ok(())) => {}
+        Some(Err(error)) => tracing::debug!(%peer, %error, "HTTP connection ended with an error"),
+        None => tracing::debug!(%peer, "no request head came in time: connection closed"),
     }
+}
+
+/// Why a connection's watch ended.
+enum Quiet {
+    /// No request for the idle timeout: the connection winds down.
+    Idle,
+    /// An HTTP/1 connection waited the header read timeout for a request
+    /// head: it is closed at once.
+    NoHead,
 }
 
 /// Counts a connection out of the open ones when it ends.
@@ -581,6 +632,9 @@ where
             ))));
         }
         req.extensions_mut().insert(self.conn.info.clone());
+        if req.version() == Version::HTTP_2 {
+            self.conn.activity.saw_http2();
+        }
         let conn = self.conn.clone();
         conn.activity.start();
         let future = (self.handler)(req);
