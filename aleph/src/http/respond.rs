@@ -2,6 +2,7 @@
 //! checks aleph makes before the handler, the handler (a panic or an error
 //! becomes a 500, logged once), and the headers aleph adds after it.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,7 +14,7 @@ use http::{HeaderValue, Method, StatusCode, Version};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming as HyperIncoming;
 
-use super::handler::BoxHandler;
+use super::handler::{BoxHandler, ResponseFuture};
 use super::incoming::{Exchange, Incoming};
 use super::request::RequestContext;
 use super::response::{status_response, HandlerFailure};
@@ -21,22 +22,59 @@ use super::server::{is_http1, reject_response, Conn};
 use super::{Body, Request, Response};
 use crate::{Error, ErrorKind, Result};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The methods `OPTIONS *` lists.
 const ALLOWED: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
 
-/// Answers one request.
-pub(crate) async fn respond(
-    conn: Arc<Conn>,
-    handler: BoxHandler,
+/// `Connection: close`.
+const CLOSE: HeaderValue = HeaderValue::from_static("close");
+
+/// A response on its way: made at once (a plain handler, an answer aleph
+/// gives itself: no allocation), or awaited from the handler's future.
+pub(crate) enum Responding {
+    Ready(Option<http::Response<ServerBody>>),
+    Waiting(Pin<Box<dyn Future<Output = http::Response<ServerBody>> + Send>>),
+}
+
+impl Future for Responding {
+    type Output = std::result::Result<http::Response<ServerBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Responding::Ready(res) => Poll::Ready(Ok(res
+                .take()
+                .expect("a ready response is not polled after it completed"))),
+            Responding::Waiting(future) => future.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+/// What the server keeps of a request to finish its response.
+struct Pending {
+    guard: Guard,
+    version: Version,
+    is_head: bool,
+    client_closes: bool,
+}
+
+/// What a failed handler's log line names.
+struct RequestLine {
+    method: Method,
+    uri: http::Uri,
+}
+
+/// Answers one request. `exchange` is fresh: no one else holds it.
+pub(crate) fn respond(
+    conn: &Arc<Conn>,
+    handler: &BoxHandler,
+    exchange: Arc<Exchange>,
     req: http::Request<HyperIncoming>,
-) -> http::Response<ServerBody> {
-    let exchange = Arc::new(Exchange::default());
-    let guard = Guard::new(conn.clone(), exchange.clone());
+) -> Responding {
     let version = req.version();
     if version == Version::HTTP_2 {
         conn.activity.saw_http2();
     }
-    let is_head = req.method() == Method::HEAD;
     // RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 closes
     // unless told to keep alive.
     let client_closes = match version {
@@ -44,51 +82,90 @@ pub(crate) async fn respond(
         Version::HTTP_10 | Version::HTTP_09 => !has_token(req.headers(), "keep-alive"),
         _ => false,
     };
-
-    let mut res = match precheck(&conn, &req) {
-        Some(res) => res,
-        None => {
-            let method = req.method().clone();
-            let uri = req.uri().clone();
-            let limits = &conn.settings.limits;
-            let (parts, body) = req.into_parts();
-            // A request with no body (most GETs; HTTP/2 headers that end the
-            // stream) needs no limits watching it.
-            let body = if http_body::Body::is_end_stream(&body) {
-                Body::empty()
-            } else {
-                Body::incoming(Incoming::new(
-                    body,
-                    limits.max_body_size,
-                    limits.body_read_timeout,
-                    exchange.clone(),
-                ))
-            };
-            let context = RequestContext {
-                connection: conn.info.clone(),
-                exchange: exchange.clone(),
-            };
-            let req = Request::with_context(http::Request::from_parts(parts, body), context);
-            let mut res = call(&handler, req).await;
-            if let Some(status) = exchange.failure() {
-                // The body broke a limit or the protocol: that, not what the
-                // handler made of the failed read, is the answer.
-                res = status_response(status);
-                res.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            if let Some(HandlerFailure(error)) = res.extensions_mut().remove::<HandlerFailure>() {
-                tracing::error!(
-                    request = %format_args!("{method} {uri} {version:?}"),
-                    peer = %conn.info.peer_name(),
-                    %error,
-                    "handler failed; answered 500"
-                );
-            }
-            res
-        }
+    let pending = Pending {
+        guard: Guard::new(conn.clone(), exchange.clone()),
+        version,
+        is_head: req.method() == Method::HEAD,
+        client_closes,
     };
+    if let Some(res) = precheck(conn, &req) {
+        return Responding::Ready(Some(finish(pending, res)));
+    }
+    let line = RequestLine {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+    };
+    let limits = &conn.settings.limits;
+    let (parts, body) = req.into_parts();
+    // A request with no body (most GETs; HTTP/2 headers that end the
+    // stream) needs no limits watching it.
+    let body = if http_body::Body::is_end_stream(&body) {
+        Body::empty()
+    } else {
+        Body::incoming(Incoming::new(
+            body,
+            limits.max_body_size,
+            limits.body_read_timeout,
+            exchange.clone(),
+        ))
+    };
+    let context = RequestContext {
+        connection: conn.info.clone(),
+        exchange,
+    };
+    let req = Request::with_context(http::Request::from_parts(parts, body), context);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req))) {
+        Ok(ResponseFuture::Ready(Some(res))) => {
+            Responding::Ready(Some(handled(pending, &line, res)))
+        }
+        Ok(future) => Responding::Waiting(Box::pin(async move {
+            let res = match std::panic::AssertUnwindSafe(future).catch_unwind().await {
+                Ok(res) => res,
+                Err(panic) => panicked(&*panic),
+            };
+            handled(pending, &line, res)
+        })),
+        Err(panic) => Responding::Ready(Some(handled(pending, &line, panicked(&*panic)))),
+    }
+}
 
+/// The 500 for a handler that panicked, carrying the panic as its error.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Response {
+    super::response::failure(Error::new(
+        ErrorKind::Panic,
+        format!("handler panicked: {}", crate::panic::message(panic)),
+    ))
+}
+
+/// The handler's response, unless the request body failed; a handler's
+/// failure is logged here, once.
+fn handled(pending: Pending, line: &RequestLine, mut res: Response) -> http::Response<ServerBody> {
+    if let Some(status) = pending.guard.exchange.failure() {
+        // The body broke a limit or the protocol: that, not what the
+        // handler made of the failed read, is the answer.
+        res = status_response(status);
+        res.headers_mut().insert(CONNECTION, CLOSE);
+    }
+    if let Some(HandlerFailure(error)) = res.extensions_mut().remove::<HandlerFailure>() {
+        tracing::error!(
+            request = %format_args!("{} {} {:?}", line.method, line.uri, pending.version),
+            peer = %pending.guard.conn.info.peer_name(),
+            %error,
+            "handler failed; answered 500"
+        );
+    }
+    finish(pending, res)
+}
+
+/// The headers aleph adds to every response, and the rules on bodies.
+fn finish(pending: Pending, mut res: Response) -> http::Response<ServerBody> {
+    let Pending {
+        guard,
+        version,
+        is_head,
+        client_closes,
+    } = pending;
+    let conn = &guard.conn;
     let headers = res.headers_mut();
     if let Some(server) = &conn.settings.limits.server_header {
         if !headers.contains_key(SERVER) {
@@ -101,7 +178,7 @@ pub(crate) async fn respond(
             || !conn.settings.limits.keep_alive
             || conn.draining.is_fired())
     {
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(CONNECTION, CLOSE);
     }
     let no_content = matches!(
         res.status(),
@@ -129,8 +206,7 @@ pub(crate) async fn respond(
     {
         // HTTP/1.0 has no chunked coding: a body of unknown length ends
         // with the connection, so the response must not promise keep-alive.
-        res.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut().insert(CONNECTION, CLOSE);
     }
     if version == Version::HTTP_10 && has_token(res.headers(), "close") {
         // hyper adds `keep-alive` to an HTTP/1.1 response for a client that
@@ -145,8 +221,7 @@ pub(crate) async fn respond(
 fn precheck(conn: &Conn, req: &http::Request<HyperIncoming>) -> Option<Response> {
     if conn.rejected {
         let mut res = reject_response(conn);
-        res.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut().insert(CONNECTION, CLOSE);
         return Some(res);
     }
     if req.method() == Method::OPTIONS && req.uri() == "*" {
@@ -160,8 +235,7 @@ fn precheck(conn: &Conn, req: &http::Request<HyperIncoming>) -> Option<Response>
     if (req.version() == Version::HTTP_11 && hosts != 1) || hosts > 1 {
         // A client this confused is not trusted with the connection.
         let mut res = status_response(StatusCode::BAD_REQUEST);
-        res.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut().insert(CONNECTION, CLOSE);
         return Some(res);
     }
     let limits = &conn.settings.limits;
@@ -178,29 +252,11 @@ fn precheck(conn: &Conn, req: &http::Request<HyperIncoming>) -> Option<Response>
     ) {
         if declared > max {
             let mut res = status_response(StatusCode::PAYLOAD_TOO_LARGE);
-            res.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
+            res.headers_mut().insert(CONNECTION, CLOSE);
             return Some(res);
         }
     }
     None
-}
-
-/// Calls the handler; a panic in it or in its future becomes a 500 carrying
-/// the panic as its error.
-async fn call(handler: &BoxHandler, req: Request) -> Response {
-    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req)));
-    let outcome = match called {
-        Ok(future) => std::panic::AssertUnwindSafe(future).catch_unwind().await,
-        Err(panic) => Err(panic),
-    };
-    match outcome {
-        Ok(res) => res,
-        Err(panic) => super::response::failure(Error::new(
-            ErrorKind::Panic,
-            format!("handler panicked: {}", crate::panic::message(&*panic)),
-        )),
-    }
 }
 
 /// Whether a `Connection` header lists `token`.

@@ -60,15 +60,15 @@ impl IntoResponse for Body {
     }
 }
 
-fn with_type(body: Body, content_type: &'static str) -> Response {
+fn with_type(body: Body, content_type: HeaderValue) -> Response {
     let mut res = http::Response::new(body);
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(CONTENT_TYPE, content_type);
     res
 }
 
-const TEXT: &str = "text/plain; charset=utf-8";
-const OCTETS: &str = "application/octet-stream";
+// Checked once, at compile time, not at every response.
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {

@@ -16,8 +16,9 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use super::handler::{BoxHandler, Handler};
+use super::incoming::Exchange;
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
-use super::respond::{respond, ServerBody};
+use super::respond::{respond, Responding, ServerBody};
 use crate::net::listener::{self, ListenerOptions, StreamOptions};
 use crate::net::{ConnectionInfo, RawStream, Server, Signal};
 use crate::tls::ServerTls;
@@ -82,7 +83,7 @@ where
         move |stream, info, draining| {
             let handler = handler.clone();
             serve_connection(stream, info, draining, settings.clone(), move |conn| {
-                AlephService { conn, handler }
+                AlephService::new(conn, handler)
             })
         },
     )
@@ -591,17 +592,44 @@ type ServiceFuture<R> = Pin<Box<dyn Future<Output = std::result::Result<R, BoxEr
 struct AlephService {
     conn: Arc<Conn>,
     handler: BoxHandler,
+    /// The last request's shared state, taken again for the next request
+    /// once nothing else holds it (on HTTP/1, nearly always): one allocation
+    /// less per request.
+    spare: std::cell::Cell<Option<Arc<Exchange>>>,
+}
+
+impl AlephService {
+    fn new(conn: Arc<Conn>, handler: BoxHandler) -> AlephService {
+        AlephService {
+            conn,
+            handler,
+            spare: std::cell::Cell::new(None),
+        }
+    }
+
+    fn exchange(&self) -> Arc<Exchange> {
+        let exchange = match self.spare.take() {
+            Some(mut spare) => match Arc::get_mut(&mut spare) {
+                Some(unshared) => {
+                    *unshared = Exchange::default();
+                    spare
+                }
+                None => Arc::new(Exchange::default()),
+            },
+            None => Arc::new(Exchange::default()),
+        };
+        self.spare.set(Some(exchange.clone()));
+        exchange
+    }
 }
 
 impl hyper::service::Service<http::Request<HyperIncoming>> for AlephService {
     type Response = http::Response<ServerBody>;
     type Error = BoxError;
-    type Future = ServiceFuture<Self::Response>;
+    type Future = Responding;
 
-    fn call(&self, req: http::Request<HyperIncoming>) -> Self::Future {
-        let conn = self.conn.clone();
-        let handler = self.handler.clone();
-        Box::pin(async move { Ok(respond(conn, handler, req).await) })
+    fn call(&self, req: http::Request<HyperIncoming>) -> Responding {
+        respond(&self.conn, &self.handler, self.exchange(), req)
     }
 }
 
