@@ -246,6 +246,79 @@ async fn requests_keep_a_keep_alive_connection_from_the_header_read_timeout() {
     server.close().await;
 }
 
+/// Serves a stream body whose channel it hands to the test, with `options`;
+/// a client sends a GET and never reads. Returns how many bytes the
+/// producer got to send before its channel closed, if it closed within
+/// `wait` (on the test's paused clock).
+async fn producer_to_a_client_that_never_reads(
+    options: ServerOptions,
+    wait: std::time::Duration,
+) -> Option<usize> {
+    let (channel_tx, mut channel_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve_with(
+        move |_req: Request| {
+            let channel: aleph::stream::Channel<aleph::bytes::Bytes> =
+                aleph::stream::Channel::buffered(1);
+            channel_tx.try_send(channel.clone()).unwrap();
+            channel
+        },
+        options,
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let channel = within(channel_rx.recv()).await.unwrap();
+    let producer = tokio::spawn(async move {
+        let chunk = aleph::bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+        let mut sent = 0;
+        while channel.send(chunk.clone()).await.is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let outcome = tokio::time::timeout(wait, producer).await;
+    if outcome.is_ok() {
+        eventually("the stalled connection is closed", || {
+            server.connections() == 0
+        })
+        .await;
+    }
+    drop(stream);
+    server.close().await;
+    outcome.ok().map(|sent| sent.unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_reads_is_cut_at_the_write_timeout_and_its_producer_stops() {
+    let options = ServerOptions {
+        write_timeout: Some(std::time::Duration::from_secs(5)),
+        idle_timeout: None,
+        header_read_timeout: None,
+        ..Default::default()
+    };
+    let sent =
+        producer_to_a_client_that_never_reads(options, std::time::Duration::from_secs(9)).await;
+    let sent = sent.expect("the producer's channel was not closed");
+    // The socket's buffers took some of it before the stall.
+    assert!(sent > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_write_timeout_a_client_that_never_reads_holds_its_producer() {
+    let options = ServerOptions {
+        write_timeout: None,
+        idle_timeout: None,
+        header_read_timeout: None,
+        ..Default::default()
+    };
+    let sent =
+        producer_to_a_client_that_never_reads(options, std::time::Duration::from_secs(600)).await;
+    assert_eq!(sent, None, "the producer was stopped");
+}
+
 #[tokio::test]
 async fn a_stalled_body_ends_with_408() {
     let options = ServerOptions {

@@ -45,6 +45,7 @@
 //! body, on the same listener and shutdown.
 
 mod body;
+mod conn_io;
 mod handler;
 mod incoming;
 mod options;

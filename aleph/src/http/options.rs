@@ -90,6 +90,15 @@ pub struct ServerOptions {
     /// handler is reading; the body then ends with a timeout error and the
     /// response is a 408. `None` waits forever. Default: 60 s.
     pub body_read_timeout: Option<Duration>,
+    /// The longest a response may go without the client taking any of its
+    /// bytes: a write (or flush) to the connection that makes no progress
+    /// for this long fails, and the connection is closed, so a client that
+    /// stops reading cannot hold it, and its handler's producer, forever (a
+    /// streamed body's channel is then closed). It bounds stalls of the
+    /// socket; an HTTP/2 client that keeps reading but grants a stream no
+    /// flow-control window holds only that stream, as HTTP/2 allows. `None`
+    /// waits forever. Default: 60 s.
+    pub write_timeout: Option<Duration>,
     /// The longest request target (the URI of the request line) accepted;
     /// longer gets 414. Default: 8 KiB.
     pub max_request_line: usize,
@@ -150,6 +159,7 @@ impl Default for ServerOptions {
             idle_timeout: Some(Duration::from_secs(60)),
             header_read_timeout: Some(Duration::from_secs(30)),
             body_read_timeout: Some(Duration::from_secs(60)),
+            write_timeout: Some(Duration::from_secs(60)),
             max_request_line: 8 * 1024,
             max_header_size: 64 * 1024,
             max_body_size: None,
@@ -181,6 +191,7 @@ impl fmt::Debug for ServerOptions {
             .field("idle_timeout", &self.idle_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
+            .field("write_timeout", &self.write_timeout)
             .field("max_request_line", &self.max_request_line)
             .field("max_header_size", &self.max_header_size)
             .field("max_body_size", &self.max_body_size)

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, Version};
 use hyper::body::Incoming as HyperIncoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use super::conn_io::ConnIo;
 use super::handler::{BoxHandler, Handler};
 use super::incoming::Exchange;
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
@@ -203,6 +204,7 @@ pub(crate) struct Settings {
     idle_timeout: Option<Duration>,
     /// Applied by the connection's watch, not by hyper (see [`Activity::watch`]).
     header_read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     max_connections: Option<usize>,
     /// Connections being served under `max_connections` (rejected ones,
     /// and any when there is no limit, are not counted).
@@ -269,6 +271,7 @@ impl Settings {
             versions,
             idle_timeout: options.idle_timeout,
             header_read_timeout: options.header_read_timeout,
+            write_timeout: options.write_timeout,
             max_connections: options.max_connections,
             open: AtomicUsize::new(0),
             limits: Limits {
@@ -487,7 +490,7 @@ async fn serve_connection<S, B>(
             quiet.await
         }
     };
-    let io = TokioIo::new(stream);
+    let io = ConnIo::new(stream, settings.write_timeout);
     let service = make_service(conn.clone());
     // A span is entered and left at every poll of the connection: made only
     // when someone listens (a disabled span still costs, where `tracing`
