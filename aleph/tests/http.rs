@@ -353,6 +353,39 @@ async fn client_gone_fires_when_an_http1_client_closes_before_the_response() {
 }
 
 #[tokio::test]
+async fn client_gone_fires_when_an_http1_client_closes_while_the_handler_holds_its_unread_body() {
+    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::channel(1);
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(1);
+    let server = serve(move |req: Request| {
+        let answer = Deferred::<&'static str>::new();
+        let client_gone = req.client_gone();
+        let (arrived, gone, keep) = (arrived_tx.clone(), gone_tx.clone(), answer.clone());
+        let body = req.into_body();
+        tokio::spawn(async move {
+            arrived.send(()).await.unwrap();
+            client_gone.await;
+            drop(body);
+            gone.send(()).await.unwrap();
+            // Answered to no one: the connection then ends.
+            keep.success("too late");
+        });
+        answer
+    })
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    // Five of the fifty bytes promised: the rest never comes.
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\nhello")
+        .await
+        .unwrap();
+    within(arrived_rx.recv()).await.unwrap();
+    assert!(gone_rx.try_recv().is_err(), "gone before the client left");
+    drop(stream);
+    within(gone_rx.recv()).await.unwrap();
+    server.close().await;
+}
+
+#[tokio::test]
 async fn client_gone_fires_when_an_http2_client_resets_the_stream() {
     let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::channel(1);
     let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(1);

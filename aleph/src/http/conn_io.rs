@@ -1,26 +1,97 @@
-//! The connection's socket as hyper drives it, with the write timeout: a
-//! client that stops reading cannot hold its connection (and the handler's
-//! producer) forever.
+//! The connection's socket as hyper drives it, with the write timeout (a
+//! client that stops reading cannot hold its connection, and the handler's
+//! producer, forever) and a read-ahead that notices a client leaving while
+//! hyper is not reading (a handler holding an unread request body).
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{Buf, BytesMut};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWrite;
 use tokio::time::{Instant, Sleep};
 
 use crate::net::RawStream;
 
-/// A connection's stream, failing a write that has made no progress for
-/// the write timeout (hyper then closes the connection).
+/// The most bytes read ahead of hyper to look for the client's leaving; past
+/// it, the leaving is noticed once the handler reads (or drops) the body.
+pub(crate) const READ_AHEAD: usize = 16 * 1024;
+
+/// The socket and what was read from it ahead of hyper. Shared by hyper's
+/// side ([`ConnIo`]) and the connection's watch ([`ReadAhead`]); both run on
+/// the connection's one task, so the lock is never contended.
+struct Socket {
+    io: RawStream,
+    ahead: BytesMut,
+    /// How the client's side ended, once the read-ahead saw it: hyper gets
+    /// it after the bytes before it.
+    end: Option<io::Result<()>>,
+}
+
+fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
+    socket.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The connection's watch on its socket while hyper is not reading it.
+pub(crate) struct ReadAhead(Arc<Mutex<Socket>>);
+
+impl ReadAhead {
+    /// Reads what the client sent (up to [`READ_AHEAD`] bytes, kept for
+    /// hyper, in order), and says whether the client closed its side (or
+    /// the connection failed) or bytes came that hyper should be polled for.
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> ReadAheadState {
+        let mut socket = lock(&self.0);
+        let socket = &mut *socket;
+        let mut took = false;
+        loop {
+            if socket.end.is_some() {
+                return ReadAheadState::ClientLeft;
+            }
+            if socket.ahead.len() >= READ_AHEAD {
+                // hyper drains it when the body is read; until then no more
+                // can be looked at without holding unbounded bytes.
+                break;
+            }
+            socket.ahead.reserve(READ_AHEAD - socket.ahead.len());
+            match tokio_util::io::poll_read_buf(Pin::new(&mut socket.io), cx, &mut socket.ahead) {
+                Poll::Ready(Ok(0)) => socket.end = Some(Ok(())),
+                Poll::Ready(Ok(_)) => took = true,
+                Poll::Ready(Err(error)) => socket.end = Some(Err(error)),
+                Poll::Pending => break,
+            }
+        }
+        if took {
+            ReadAheadState::Took
+        } else {
+            ReadAheadState::Waiting
+        }
+    }
+}
+
+/// What a look at the socket found.
+pub(crate) enum ReadAheadState {
+    /// The client closed its side, or the connection failed.
+    ClientLeft,
+    /// Bytes came, kept for hyper.
+    Took,
+    /// Nothing new.
+    Waiting,
+}
+
+/// A connection's stream as hyper uses it: what the read-ahead took comes
+/// first; a write that has made no progress for the write timeout fails
+/// (hyper then closes the connection).
 ///
-/// The timer costs nothing while writes go through: it is armed only when
-/// the socket refuses bytes, and disarmed by the next write that takes some.
+/// The write timer costs nothing while writes go through: it is armed only
+/// when the socket refuses bytes, and disarmed by the next write that takes
+/// some.
 pub(crate) struct ConnIo {
-    io: TokioIo<RawStream>,
+    socket: Arc<Mutex<Socket>>,
     timeout: Option<Duration>,
     /// Kept between stalls so that a connection that stalls often
     /// allocates its timer once.
@@ -30,12 +101,31 @@ pub(crate) struct ConnIo {
 }
 
 impl ConnIo {
-    pub(crate) fn new(stream: RawStream, timeout: Option<Duration>) -> ConnIo {
-        ConnIo {
-            io: TokioIo::new(stream),
+    pub(crate) fn new(stream: RawStream, timeout: Option<Duration>) -> (ConnIo, ReadAhead) {
+        let socket = Arc::new(Mutex::new(Socket {
+            io: stream,
+            ahead: BytesMut::new(),
+            end: None,
+        }));
+        let io = ConnIo {
+            socket: socket.clone(),
             timeout,
             timer: None,
             armed: false,
+        };
+        (io, ReadAhead(socket))
+    }
+
+    /// A write to the socket, under the write timeout.
+    fn write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut RawStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let polled = op(Pin::new(&mut lock(&self.socket).io), cx);
+        match polled {
+            Poll::Ready(result) => self.went(result),
+            Poll::Pending => self.stalled(cx),
         }
     }
 
@@ -80,9 +170,21 @@ impl Read for ConnIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        let mut socket = lock(&self.socket);
+        let socket = &mut *socket;
+        if !socket.ahead.is_empty() {
+            let n = socket.ahead.len().min(buf.remaining());
+            buf.put_slice(&socket.ahead[..n]);
+            socket.ahead.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        match socket.end.take() {
+            // The end is told once; the socket tells it again after.
+            Some(end) => Poll::Ready(end),
+            None => Pin::new(&mut TokioIo::new(&mut socket.io)).poll_read(cx, buf),
+        }
     }
 }
 
@@ -92,11 +194,7 @@ impl Write for ConnIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Ready(result) => this.went(result),
-            Poll::Pending => this.stalled(cx),
-        }
+        self.get_mut().write(cx, |io, cx| io.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -104,30 +202,19 @@ impl Write for ConnIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => this.went(result),
-            Poll::Pending => this.stalled(cx),
-        }
+        self.get_mut()
+            .write(cx, |io, cx| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        lock(&self.socket).io.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_flush(cx) {
-            Poll::Ready(result) => this.went(result),
-            Poll::Pending => this.stalled(cx),
-        }
+        self.get_mut().write(cx, |io, cx| io.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_shutdown(cx) {
-            Poll::Ready(result) => this.went(result),
-            Poll::Pending => this.stalled(cx),
-        }
+        self.get_mut().write(cx, |io, cx| io.poll_shutdown(cx))
     }
 }

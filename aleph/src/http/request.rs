@@ -385,6 +385,13 @@ impl Request {
     /// closed at the same moment. Never completes for a request that did not
     /// come from a server.
     ///
+    /// On HTTP/1 the server notices the client leaving even while the
+    /// handler holds the request body unread: it reads up to 16 KiB of the
+    /// body ahead (kept, in order, for when the handler reads it) to see the
+    /// connection's end. A client that leaves after sending more than that of
+    /// a body no one reads is noticed when the handler reads or drops the
+    /// body, or answers.
+    ///
     /// The future owns what it needs (it is `Send + 'static`): when the
     /// client goes away, hyper drops the handler's own future, as it does
     /// for any service, so the place to await this is work the handler hands

@@ -102,6 +102,9 @@ pub(crate) fn respond(
     let body = if http_body::Body::is_end_stream(&body) {
         Body::empty()
     } else {
+        if is_http1(version) {
+            conn.activity.watch_body(exchange.clone());
+        }
         Body::incoming(Incoming::new(
             body,
             limits.max_body_size,
@@ -292,6 +295,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        self.conn.activity.unwatch_body();
         if !self.finished {
             self.exchange.set_gone();
         }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, Version};
@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use super::conn_io::ConnIo;
+use super::conn_io::{ConnIo, ReadAheadState};
 use super::handler::{BoxHandler, Handler};
 use super::incoming::Exchange;
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
@@ -339,6 +339,12 @@ pub(crate) struct Activity {
     served: AtomicUsize,
     /// Whether a request came over HTTP/2.
     http2: AtomicBool,
+    /// Whether an HTTP/1 request with a body is in flight: hyper reads the
+    /// socket only as the handler reads the body, so the connection reads
+    /// ahead to notice the client leaving.
+    body_in_flight: AtomicBool,
+    /// That request's state, to tell it the client left.
+    body_exchange: std::sync::Mutex<Option<Arc<Exchange>>>,
     /// Woken when the connection goes idle, for a rejected connection only
     /// (it closes after its first answer).
     went_idle: Option<Notify>,
@@ -350,6 +356,8 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
             http2: AtomicBool::new(false),
+            body_in_flight: AtomicBool::new(false),
+            body_exchange: std::sync::Mutex::new(None),
             went_idle: rejected.then(Notify::new),
         }
     }
@@ -365,6 +373,38 @@ impl Activity {
             if let Some(went_idle) = &self.went_idle {
                 went_idle.notify_waiters();
             }
+        }
+    }
+
+    fn body_exchange(&self) -> std::sync::MutexGuard<'_, Option<Arc<Exchange>>> {
+        self.body_exchange
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An HTTP/1 request with a body is in flight: watch for the client
+    /// leaving while hyper does not read.
+    pub(crate) fn watch_body(&self, exchange: Arc<Exchange>) {
+        *self.body_exchange() = Some(exchange);
+        self.body_in_flight.store(true, Ordering::Release);
+    }
+
+    /// The request watched by [`watch_body`](Self::watch_body) ended.
+    pub(crate) fn unwatch_body(&self) {
+        if self.body_in_flight.swap(false, Ordering::AcqRel) {
+            *self.body_exchange() = None;
+        }
+    }
+
+    fn watching_body(&self) -> bool {
+        self.body_in_flight.load(Ordering::Acquire)
+    }
+
+    /// The client left while the watched request was in flight.
+    fn body_client_left(&self) {
+        self.body_in_flight.store(false, Ordering::Release);
+        if let Some(exchange) = self.body_exchange().take() {
+            exchange.set_gone();
         }
     }
 
@@ -490,7 +530,18 @@ async fn serve_connection<S, B>(
             quiet.await
         }
     };
-    let io = ConnIo::new(stream, settings.write_timeout);
+    let (io, ahead) = ConnIo::new(stream, settings.write_timeout);
+    // Tells a request hyper is not reading that its client left; hyper gets
+    // the end after the bytes read ahead, when the handler reads the body.
+    let watch_reads = |cx: &mut Context<'_>| {
+        if conn.activity.watching_body() {
+            match ahead.poll(cx) {
+                ReadAheadState::ClientLeft => conn.activity.body_client_left(),
+                ReadAheadState::Took => cx.waker().wake_by_ref(),
+                ReadAheadState::Waiting => {}
+            }
+        }
+    };
     let service = make_service(conn.clone());
     // A span is entered and left at every poll of the connection: made only
     // when someone listens (a disabled span still costs, where `tracing`
@@ -510,17 +561,41 @@ async fn serve_connection<S, B>(
             Kind::Auto => {
                 let served = settings.auto.serve_connection_with_upgrades(io, service);
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
+                drive(
+                    served,
+                    |c| c.graceful_shutdown(),
+                    draining,
+                    quiet,
+                    watch_reads,
+                    &peer,
+                )
+                .await;
             }
             Kind::Http1 => {
                 let served = settings.http1.serve_connection(io, service).with_upgrades();
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
+                drive(
+                    served,
+                    |c| c.graceful_shutdown(),
+                    draining,
+                    quiet,
+                    watch_reads,
+                    &peer,
+                )
+                .await;
             }
             Kind::Http2 => {
                 let served = settings.http2.serve_connection(io, service);
                 tokio::pin!(served);
-                drive(served, |c| c.graceful_shutdown(), draining, quiet, &peer).await;
+                drive(
+                    served,
+                    |c| c.graceful_shutdown(),
+                    draining,
+                    quiet,
+                    watch_reads,
+                    &peer,
+                )
+                .await;
             }
         }
     }
@@ -537,6 +612,7 @@ async fn drive<C, E>(
     shutdown: impl Fn(Pin<&mut C>),
     draining: Signal,
     quiet: impl Future<Output = Quiet>,
+    mut watch_reads: impl FnMut(&mut Context<'_>),
     peer: &str,
 ) where
     C: Future<Output = std::result::Result<(), E>>,
@@ -557,18 +633,37 @@ async fn drive<C, E>(
                     winding_down = true;
                     shutdown(served.as_mut());
                 }
-                Poll::Ready(Quiet::NoHead) => return Poll::Ready(None),
+                Poll::Ready(Quiet::NoHead) => return Poll::Ready(Some(Cut::NoHead)),
                 Poll::Pending => {}
             }
         }
-        served.as_mut().poll(cx).map(Some)
+        let polled = served.as_mut().poll(cx).map(|result| match result {
+            Ok(()) => None,
+            Err(error) => Some(Cut::Failed(error)),
+        });
+        if polled.is_pending() {
+            // After hyper's turn: a request it started in it is watched now.
+            watch_reads(cx);
+        }
+        polled
     })
     .await;
     match result {
-        Some(Ok(())) => {}
-        Some(Err(error)) => tracing::debug!(%peer, %error, "HTTP connection ended with an error"),
-        None => tracing::debug!(%peer, "no request head came in time: connection closed"),
+        None => {}
+        Some(Cut::Failed(error)) => {
+            tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+        }
+        Some(Cut::NoHead) => {
+            tracing::debug!(%peer, "no request head came in time: connection closed");
+        }
     }
+}
+
+/// Why a connection ended other than cleanly.
+enum Cut<E> {
+    Failed(E),
+    /// See [`Quiet::NoHead`].
+    NoHead,
 }
 
 /// Why a connection's watch ended.
