@@ -171,9 +171,7 @@ fn finish(pending: Pending, mut res: Response) -> http::Response<ServerBody> {
     let conn = &guard.conn;
     let headers = res.headers_mut();
     if let Some(server) = &conn.settings.limits.server_header {
-        if !headers.contains_key(SERVER) {
-            headers.insert(SERVER, server.clone());
-        }
+        headers.entry(SERVER).or_insert_with(|| server.clone());
     }
     if is_http1(version)
         && (client_closes
