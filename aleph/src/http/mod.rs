@@ -45,6 +45,7 @@
 //! body, on the same listener and shutdown.
 
 mod body;
+pub mod client;
 mod handler;
 mod incoming;
 mod options;
@@ -56,6 +57,10 @@ mod server;
 pub mod sse;
 
 pub use body::Body;
+pub use client::{
+    delete, get, head, options, patch, post, put, request, Client, ClientOptions, ClientResponse,
+    HostStats, IntoUrl, PoolStats, RequestBuilder, RequestOptions, SentRequest, Timings,
+};
 #[doc(hidden)]
 pub use handler::markers;
 pub use handler::Handler;
