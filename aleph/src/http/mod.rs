@@ -45,6 +45,7 @@
 //! body, on the same listener and shutdown.
 
 mod body;
+pub(crate) mod decode;
 mod handler;
 mod incoming;
 mod options;
