@@ -29,6 +29,7 @@ APT_PEERS=(
 PIP_PEERS=(
     "httpx:httpx[http2]"
     "h2:h2"
+    "hypercorn:hypercorn"
 )
 
 SUDO=()
