@@ -20,12 +20,16 @@ APT_PEERS=(
     "nginx:nginx"
     "h2load:nghttp2-client"
     "wrk:wrk"
+    "gzip:gzip"
+    "zstd:zstd"
+    "brotli:brotli"
 )
 
 # For example "websockets:websockets", "httpx:httpx[http2]", "h2:h2".
 PIP_PEERS=(
     "httpx:httpx[http2]"
     "h2:h2"
+    "hypercorn:hypercorn"
 )
 
 SUDO=()

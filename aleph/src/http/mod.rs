@@ -46,6 +46,7 @@
 
 mod body;
 pub mod client;
+pub(crate) mod decode;
 mod handler;
 mod incoming;
 mod options;
