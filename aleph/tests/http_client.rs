@@ -895,3 +895,239 @@ async fn the_client_is_a_tower_service_that_layers_wrap() {
     );
     server.close().await;
 }
+
+// ---- decompression, SSE, IDN, JSON, retries ---------------------------------------
+
+async fn gzip(data: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    let mut encoder = async_compression::tokio::write::GzipEncoder::new(Vec::new());
+    encoder.write_all(data).await.unwrap();
+    encoder.shutdown().await.unwrap();
+    encoder.into_inner()
+}
+
+#[tokio::test]
+async fn a_gzip_body_is_decoded_unless_the_caller_asks_for_codings_itself() {
+    let plain = "compressible ".repeat(1000);
+    let coded = gzip(plain.as_bytes()).await;
+    let server = serve(move |req: Request| {
+        let coded = coded.clone();
+        let asked = req
+            .headers()
+            .get("accept-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let mut res = Response::new(Body::from(coded));
+        res.headers_mut()
+            .insert("content-encoding", "gzip".parse().unwrap());
+        res.headers_mut()
+            .insert("x-asked", asked.unwrap_or_default().parse().unwrap());
+        res
+    })
+    .await;
+    let client = Client::default();
+    let res = within(client.get(url(&server, "/")).send()).await.unwrap();
+    assert_eq!(res.headers()["x-asked"], "gzip, deflate, br, zstd");
+    assert!(res.headers().get("content-encoding").is_none());
+    assert_eq!(res.text().await.unwrap(), plain);
+
+    let raw = within(
+        client
+            .get(url(&server, "/"))
+            .header("accept-encoding", "gzip")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(raw.headers()["content-encoding"], "gzip");
+    assert_eq!(raw.bytes().await.unwrap(), gzip(plain.as_bytes()).await);
+
+    let off = Client::new(ClientOptions {
+        decompress: false,
+        ..Default::default()
+    });
+    let res = within(off.get(url(&server, "/")).send()).await.unwrap();
+    assert_eq!(res.headers()["x-asked"], "");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn sse_reconnects_with_last_event_id_after_the_stream_ends() {
+    use futures::StreamExt;
+    let server = serve(|req: Request| {
+        let last = req
+            .headers()
+            .get("last-event-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let events = match last.as_deref() {
+            None => vec![
+                http::sse::Event {
+                    retry: Some(Duration::from_millis(10)),
+                    ..Default::default()
+                },
+                http::sse::Event::data("one").with_id("1"),
+            ],
+            Some(id) => vec![http::sse::Event::data(format!("after {id}")).with_id("2")],
+        };
+        http::sse::response(futures::stream::iter(events))
+    })
+    .await;
+    let client = Client::default();
+    let res = within(client.get(url(&server, "/events")).send())
+        .await
+        .unwrap();
+    let mut events = res.sse();
+    let first = within(events.next()).await.unwrap().unwrap();
+    assert_eq!(first.data.as_deref(), Some("one"));
+    let second = within(events.next()).await.unwrap().unwrap();
+    assert_eq!(second.data.as_deref(), Some("after 1"));
+    assert_eq!(events.last_event_id(), Some("2"));
+
+    let res = within(client.get(url(&server, "/events")).send())
+        .await
+        .unwrap();
+    let mut once = res.sse().reconnect(false);
+    assert!(within(once.next()).await.unwrap().is_ok());
+    assert!(
+        within(once.next()).await.is_none(),
+        "no reconnection when off"
+    );
+    server.close().await;
+}
+
+#[tokio::test]
+async fn an_international_host_is_sent_in_ascii_over_a_unix_socket_target() {
+    let dir = support::peers::TempDir::new("client-unix");
+    let path = dir.join("s.sock");
+    let server = http::start_server(
+        |req: Request| {
+            req.headers()
+                .get("host")
+                .map(|h| h.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        },
+        ServerOptions {
+            unix: Some(path.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        unix_socket: Some(path.clone()),
+        ..Default::default()
+    });
+    let res = within(client.get("http://bücher.example/").send())
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "xn--bcher-kva.example");
+    let stats = client.stats();
+    assert_eq!(stats.hosts[0].key, format!("unix:{}", path.display()));
+    server.close().await;
+}
+
+#[cfg(feature = "json")]
+#[tokio::test]
+async fn json_bodies_go_out_and_come_back() {
+    let server = serve(|req: Request| async move {
+        let ct = req
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = bytes::to_string(req.into_body()).await.unwrap();
+        let mut res = Response::new(Body::from(format!("{{\"got\":{body},\"ct\":\"{ct}\"}}")));
+        res.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        res
+    })
+    .await;
+    let client = Client::default();
+    let res = within(
+        client
+            .post(url(&server, "/"))
+            .json(&serde_json::json!({"a": [1, 2]}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    let value: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(value["got"]["a"][1], 2);
+    assert_eq!(value["ct"], "application/json");
+    let res = within(client.post(url(&server, "/")).body("not json").send())
+        .await
+        .unwrap();
+    let err = res.json::<serde_json::Value>().await.unwrap_err();
+    assert!(err.is_decode(), "{err}");
+    server.close().await;
+}
+
+/// A raw listener that closes its first `fail` connections without a word,
+/// then answers every request with `ok`.
+async fn flaky(fail: usize) -> (u16, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                // Read the request's head, so the client saw it sent.
+                let _ = stream.read(&mut buf).await;
+                if n < fail {
+                    return;
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn opt_in_retries_resend_a_body_in_memory_but_never_a_stream() {
+    let (port, seen) = flaky(2).await;
+    let client = Client::default();
+    let target = format!("http://127.0.0.1:{port}/");
+    let res = within(
+        client
+            .post(&target)
+            .body("again")
+            .retry(3, Duration::from_millis(1))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+
+    let (port, _) = flaky(1).await;
+    let chunks: Channel<Bytes> = Channel::buffered(1);
+    chunks.send(Bytes::from("once")).await.unwrap();
+    chunks.close();
+    let err = within(
+        client
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body(chunks)
+            .retry(3, Duration::from_millis(1))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_closed() || err.is_body(), "{err}");
+
+    let (port, _) = flaky(1).await;
+    let err = within(client.get(format!("http://127.0.0.1:{port}/")).send())
+        .await
+        .unwrap_err();
+    assert!(err.is_closed(), "no retry unless asked: {err}");
+}

@@ -60,7 +60,8 @@ pub mod sse;
 pub use body::Body;
 pub use client::{
     delete, get, head, options, patch, post, put, request, Client, ClientOptions, ClientResponse,
-    HostStats, IntoUrl, PoolStats, RequestBuilder, RequestOptions, SentRequest, Timings,
+    EventSource, HostStats, IntoUrl, PoolStats, RequestBuilder, RequestOptions, SentRequest,
+    Timings,
 };
 #[doc(hidden)]
 pub use handler::markers;

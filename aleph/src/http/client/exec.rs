@@ -137,6 +137,13 @@ async fn run(
     };
     response.redirects = redirects;
     response.timings.total = Some(started.elapsed());
+    if method == Method::GET {
+        response.reconnect = Some(super::sse::Reconnect {
+            inner: inner.clone(),
+            url: response.url.clone(),
+            headers: headers.clone(),
+        });
+    }
     if throw && response.status().as_u16() >= 400 {
         return Err(super::error::status_error(response));
     }
@@ -332,7 +339,8 @@ async fn exchange(
         let Some(request_body) = body.take() else {
             return Err(Error::new(ErrorKind::Body, "the request body was lost"));
         };
-        let request = build_request(inner, method, url, headers, request_body, &checkout)?;
+        let (request, decode) =
+            build_request(inner, method, url, headers, request_body, &checkout)?;
         let sent = plan.save_request.then(|| SentRequest {
             method: request.method().clone(),
             url: url.to_string(),
@@ -359,14 +367,19 @@ async fn exchange(
                     plan.deadline,
                     url_text.clone(),
                 );
+                let mut body = Body::new(body);
+                if decode {
+                    body = decoded(&mut head.headers, body);
+                }
                 return Ok(ClientResponse {
                     head,
-                    body: Body::new(body),
+                    body,
                     url: url_text.to_string(),
                     timings,
                     reused,
                     request: sent,
                     redirects: 0,
+                    reconnect: None,
                 });
             }
             Err(Failure::Unsent(error, request)) => {
@@ -455,7 +468,7 @@ fn build_request(
     headers: &HeaderMap,
     body: Body,
     checkout: &Checkout,
-) -> Result<Request<Body>> {
+) -> Result<(Request<Body>, bool)> {
     let http2 = checkout.is_http2();
     let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let uri = if http2 { url.as_str() } else { path };
@@ -493,7 +506,37 @@ fn build_request(
     if !http2 && !inner.options.keep_alive {
         out.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    Ok(request)
+    // A caller that asks for codings itself gets the body as it came.
+    let decode = inner.options.decompress && !out.contains_key(header::ACCEPT_ENCODING);
+    if decode {
+        out.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(crate::http::decode::ACCEPT_ENCODING),
+        );
+    }
+    Ok((request, decode))
+}
+
+/// The body decoded from its `Content-Encoding`, whose header (and the
+/// length of the coded body) then goes; a body in a coding not known is
+/// left as it came.
+fn decoded(headers: &mut HeaderMap, body: Body) -> Body {
+    let Some(coding) = headers.get(header::CONTENT_ENCODING).cloned() else {
+        return body;
+    };
+    // `decode` takes the body even when it cannot decode it: ask with an
+    // empty one first.
+    if crate::http::decode::decode(Body::empty(), &coding).is_none() {
+        return body;
+    }
+    match crate::http::decode::decode(body, &coding) {
+        Some(decoded) => {
+            headers.remove(header::CONTENT_ENCODING);
+            headers.remove(header::CONTENT_LENGTH);
+            decoded
+        }
+        None => Body::empty(),
+    }
 }
 
 /// Why an exchange failed, as far as replaying goes.

@@ -63,6 +63,7 @@ mod pool;
 mod redirect;
 mod request;
 mod response;
+mod sse;
 
 use std::fmt;
 use std::future::Future;
@@ -78,6 +79,7 @@ use http::{HeaderValue, Method};
 pub use pool::{HostStats, PoolStats};
 pub use request::{RequestBuilder, RequestOptions};
 pub use response::{ClientResponse, SentRequest, Timings};
+pub use sse::EventSource;
 
 use crate::tls::ClientTls;
 use crate::Result;

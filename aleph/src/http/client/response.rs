@@ -89,6 +89,8 @@ pub struct ClientResponse {
     pub(crate) reused: bool,
     pub(crate) request: Option<SentRequest>,
     pub(crate) redirects: usize,
+    /// How to ask again, for an event stream's reconnection (a `GET`).
+    pub(crate) reconnect: Option<super::sse::Reconnect>,
 }
 
 impl ClientResponse {
@@ -204,6 +206,13 @@ impl ClientResponse {
     /// The body as a tokio `AsyncRead`.
     pub fn into_async_read(self) -> IntoAsyncRead {
         byte_fns::into_async_read(self.body)
+    }
+
+    /// The body's server-sent events, as a stream that reconnects with
+    /// `Last-Event-ID` when the response came from a `GET` (see
+    /// [`EventSource`](super::EventSource)).
+    pub fn sse(self) -> super::EventSource {
+        super::EventSource::new(self)
     }
 
     /// The body as a blocking `std::io::Read`, for use off the runtime
