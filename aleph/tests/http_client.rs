@@ -1131,3 +1131,282 @@ async fn opt_in_retries_resend_a_body_in_memory_but_never_a_stream() {
         .unwrap_err();
     assert!(err.is_closed(), "no retry unless asked: {err}");
 }
+
+#[tokio::test]
+async fn h2c_requests_sent_at_once_share_one_connection_from_the_start() {
+    let gate = gated().await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let requests: Vec<_> = (0..30)
+        .map(|_| tokio::spawn(client.get(url(&gate.server, "/")).send()))
+        .collect();
+    until_arrived(&gate, 30).await;
+    assert_eq!(client.stats().total().live, 1, "{:?}", client.stats());
+    for _ in 0..30 {
+        gate.release.send(()).await.unwrap();
+    }
+    for request in requests {
+        let res = within(request).await.unwrap().unwrap();
+        assert_eq!(res.text().await.unwrap(), "released");
+    }
+    gate.server.close().await;
+}
+
+/// Records each span's name and its parent's, for the span tree test.
+mod spans {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    #[derive(Clone, Default)]
+    pub struct Recorder {
+        next: Arc<AtomicU64>,
+        pub spans: Arc<Mutex<HashMap<u64, (String, Option<u64>)>>>,
+    }
+
+    thread_local! {
+        static STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    }
+
+    impl Recorder {
+        /// The names of `name`'s ancestors, nearest first.
+        pub fn ancestors(&self, name: &str) -> Vec<Vec<String>> {
+            let spans = self.spans.lock().unwrap();
+            spans
+                .values()
+                .filter(|(n, _)| n == name)
+                .map(|(_, parent)| {
+                    let mut out = Vec::new();
+                    let mut at = *parent;
+                    while let Some(id) = at {
+                        let (n, p) = &spans[&id];
+                        out.push(n.clone());
+                        at = *p;
+                    }
+                    out
+                })
+                .collect()
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+            let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+            let parent = if let Some(p) = attrs.parent() {
+                Some(p.into_u64())
+            } else if attrs.is_contextual() {
+                STACK.with(|s| s.borrow().last().copied())
+            } else {
+                None
+            };
+            self.spans
+                .lock()
+                .unwrap()
+                .insert(id, (attrs.metadata().name().to_owned(), parent));
+            Id::from_u64(id)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, span: &Id) {
+            STACK.with(|s| s.borrow_mut().push(span.into_u64()));
+        }
+        fn exit(&self, _: &Id) {
+            STACK.with(|s| {
+                s.borrow_mut().pop();
+            });
+        }
+    }
+}
+
+#[test]
+fn each_phase_is_a_span_under_the_request_span() {
+    let recorder = spans::Recorder::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        runtime.block_on(async {
+            let server = serve(echo).await;
+            let client = Client::default();
+            let target = format!("http://localhost:{}/", server.port());
+            let res = within(client.get(&target).send()).await.unwrap();
+            res.text().await.unwrap();
+            server.close().await;
+        })
+    });
+    for phase in ["pool_wait", "dns", "connect", "handshake", "wait_headers"] {
+        let ancestors = recorder.ancestors(phase);
+        assert!(
+            ancestors.iter().any(|a| a.contains(&"request".to_owned())),
+            "{phase} under request: {ancestors:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_does_not_grow_with_hosts_ever_seen() {
+    let server = http::start_server(
+        echo,
+        ServerOptions {
+            host: "0.0.0.0".parse().unwrap(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        idle_timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    });
+    for i in 2..22 {
+        let target = format!("http://127.0.0.{i}:{}/", server.port());
+        let res = client.get(&target).send().await.unwrap();
+        res.text().await.unwrap();
+    }
+    assert_eq!(client.stats().hosts.len(), 20);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(client.stats().hosts.is_empty(), "{:?}", client.stats());
+
+    // Without keep-alive a host is forgotten as soon as its answer is read.
+    let once = Client::new(ClientOptions {
+        keep_alive: false,
+        ..Default::default()
+    });
+    for i in 2..12 {
+        let target = format!("http://127.0.0.{i}:{}/", server.port());
+        let res = once.get(&target).send().await.unwrap();
+        assert!(!res.reused());
+        res.text().await.unwrap();
+    }
+    assert!(once.stats().hosts.is_empty(), "{:?}", once.stats());
+    server.close().await;
+}
+
+#[tokio::test]
+async fn at_the_total_limit_an_idle_connection_of_another_host_makes_room() {
+    let server = http::start_server(
+        echo,
+        ServerOptions {
+            host: "0.0.0.0".parse().unwrap(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        total_connections: 1,
+        ..Default::default()
+    });
+    let a = format!("http://127.0.0.2:{}/", server.port());
+    let b = format!("http://127.0.0.3:{}/", server.port());
+    within(client.get(&a).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    within(client.get(&b).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let stats = until_settled(&client).await;
+    assert_eq!(stats.total().live, 1, "{stats:?}");
+    assert_eq!(stats.hosts.len(), 1, "{stats:?}");
+    assert!(stats.hosts[0].key.contains("127.0.0.3"), "{stats:?}");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn head_and_204_answers_give_their_connection_back_at_once() {
+    let server = serve(|req: Request| {
+        let mut res = Response::new(Body::from("body"));
+        if req.uri().path() == "/none" {
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            *res.body_mut() = Body::empty();
+        }
+        res
+    })
+    .await;
+    let client = Client::new(ClientOptions {
+        connections_per_host: 1,
+        ..Default::default()
+    });
+    let head = within(client.head(url(&server, "/")).send()).await.unwrap();
+    let none = within(client.get(url(&server, "/none")).send())
+        .await
+        .unwrap();
+    assert!(
+        none.reused(),
+        "the HEAD's connection was free before its response was read"
+    );
+    assert_eq!(none.status(), StatusCode::NO_CONTENT);
+    drop((head, none));
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_307_for_a_streamed_body_is_handed_back_not_followed() {
+    let server = redirector().await;
+    let client = Client::default();
+    let chunks: Channel<Bytes> = Channel::buffered(1);
+    chunks.send(Bytes::from("once")).await.unwrap();
+    chunks.close();
+    let res = within(client.post(url(&server, "/go/307/1")).body(chunks).send())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(res.redirects(), 0);
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_to_a_server_that_asks() {
+    use aleph::tls::{ClientAuth, ClientTlsOptions, TrustRoots};
+    let server_id = Identity::self_signed(&["localhost"]).unwrap();
+    let client_id = Identity::self_signed(&["client"]).unwrap();
+    let tls = ServerTls::new(ServerTlsOptions {
+        identity: Some(server_id.clone()),
+        client_auth: ClientAuth::Required(TrustRoots::Pem(
+            client_id.certificate_pem().into_bytes(),
+        )),
+        ..Default::default()
+    })
+    .unwrap();
+    let server = http::start_server(
+        |req: Request| format!("certs={}", req.peer_certificates().len()),
+        ServerOptions {
+            tls: Some(tls),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        tls: Some(
+            ClientTls::new(ClientTlsOptions {
+                roots: TrustRoots::Pem(server_id.certificate_pem().into_bytes()),
+                identity: Some(client_id),
+                ..Default::default()
+            })
+            .unwrap(),
+        ),
+        ..Default::default()
+    });
+    let target = format!("https://localhost:{}/", server.port());
+    let res = within(client.get(&target).send()).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "certs=1");
+    server.close().await;
+}

@@ -90,7 +90,10 @@ pub(crate) async fn connect(
         });
         Ok(Sender::Http2(sender))
     } else {
-        let (sender, connection) = http1::Builder::new().handshake(io).await.map_err(|e| {
+        let handshake = http1::Builder::new()
+            .handshake(io)
+            .instrument(tracing::debug_span!("handshake", protocol = "http/1.1"));
+        let (sender, connection) = handshake.await.map_err(|e| {
             Error::with_source(
                 ErrorKind::Protocol,
                 format!("HTTP/1.1 handshake with {peer} failed"),

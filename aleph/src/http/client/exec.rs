@@ -269,6 +269,7 @@ fn target(inner: &ClientInner, url: &Url, h2c: bool) -> Target {
         https,
         host,
         port,
+        h2c: h2c && !https,
     }
 }
 
@@ -443,7 +444,7 @@ fn refused(error: &Error) -> bool {
 /// A grant from the pool, waiting in the queue for at most the pool
 /// timeout.
 async fn acquire(inner: &ClientInner, target: &Target) -> Result<Grant> {
-    match inner.pool.acquire(&target.key)? {
+    match inner.pool.acquire(&target.key, target.h2c)? {
         Acquire::Ready(grant) => Ok(grant),
         Acquire::Wait(waiting) => match inner.options.pool_timeout {
             None => waiting.granted().await,

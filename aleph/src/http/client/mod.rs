@@ -544,6 +544,8 @@ pub(crate) struct Target {
     pub(crate) https: bool,
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// HTTP/2 by prior knowledge.
+    pub(crate) h2c: bool,
 }
 
 fn default_client() -> &'static Client {

@@ -146,6 +146,12 @@ struct Host {
     live: usize,
     in_use: usize,
     waiters: VecDeque<Waiter>,
+    /// Connections being opened.
+    connecting: usize,
+    /// The host speaks HTTP/2 (h2c by prior knowledge, or its last
+    /// connection chose `h2` by ALPN): while a connection to it is being
+    /// opened, other requests wait to share it rather than open their own.
+    speaks_h2: bool,
 }
 
 struct Idle {
@@ -302,7 +308,7 @@ impl Pool {
     ///
     /// [`PoolFull`](ErrorKind::PoolFull) when as many requests wait as
     /// `max_queue_size` allows.
-    pub(crate) fn acquire(&self, key: &Key) -> Result<Acquire> {
+    pub(crate) fn acquire(&self, key: &Key, expect_h2: bool) -> Result<Acquire> {
         let limits = self.shared.limits;
         let mut discarded = Vec::new();
         let mut guard = self.shared.state.lock();
@@ -359,13 +365,16 @@ impl Pool {
             drop(guard);
             return Ok(Acquire::Ready(Grant::Connection(checkout)));
         }
-        if host.live < limits.per_host && state.live >= limits.total {
+        host.speaks_h2 |= expect_h2;
+        let share = host.speaks_h2 && host.connecting > 0;
+        if !share && host.live < limits.per_host && state.live >= limits.total {
             close_oldest_idle(state);
         }
         let host = state.hosts.entry(key.clone()).or_default();
-        if host.live < limits.per_host && state.live < limits.total {
+        if !share && host.live < limits.per_host && state.live < limits.total {
             host.live += 1;
             host.in_use += 1;
+            host.connecting += 1;
             state.live += 1;
             drop(guard);
             return Ok(Acquire::Ready(Grant::Connect(Permit {
@@ -510,12 +519,17 @@ impl Pool {
                 if host.live >= limits.per_host || state.live >= limits.total {
                     break;
                 }
+                if host.speaks_h2 && host.connecting > 0 {
+                    // The connection being opened will carry them all.
+                    break;
+                }
                 let Some(waiter) = host.waiters.pop_front() else {
                     break;
                 };
                 state.queued -= 1;
                 host.live += 1;
                 host.in_use += 1;
+                host.connecting += 1;
                 state.live += 1;
                 let permit = Permit {
                     pool: self.clone(),
@@ -609,6 +623,14 @@ impl Permit {
         let id = pool.next_id();
         let mut undelivered = Vec::new();
         let mut shared = false;
+        {
+            let mut state = pool.shared.state.lock();
+            let state = &mut *state;
+            if let Some(host) = state.hosts.get_mut(&key) {
+                host.connecting -= 1;
+                host.speaks_h2 = matches!(sender, Sender::Http2(_));
+            }
+        }
         if let Sender::Http2(h2) = &sender {
             let mut state = pool.shared.state.lock();
             let state = &mut *state;
@@ -668,6 +690,7 @@ impl Drop for Permit {
             if let Some(host) = state.hosts.get_mut(&self.key) {
                 host.live -= 1;
                 host.in_use -= 1;
+                host.connecting -= 1;
                 state.live -= 1;
             }
             self.pool.slot_freed(state, &self.key, &mut undelivered);
