@@ -1164,10 +1164,13 @@ mod spans {
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Metadata, Subscriber};
 
+    /// Each span's name and parent, by id.
+    type Tree = HashMap<u64, (String, Option<u64>)>;
+
     #[derive(Clone, Default)]
     pub struct Recorder {
         next: Arc<AtomicU64>,
-        pub spans: Arc<Mutex<HashMap<u64, (String, Option<u64>)>>>,
+        spans: Arc<Mutex<Tree>>,
     }
 
     thread_local! {
