@@ -45,6 +45,7 @@
 //! body, on the same listener and shutdown.
 
 mod body;
+pub mod client;
 pub(crate) mod decode;
 mod handler;
 mod incoming;
@@ -57,6 +58,10 @@ mod server;
 pub mod sse;
 
 pub use body::Body;
+pub use client::{
+    delete, get, head, options, patch, post, put, request, Client, ClientOptions, ClientResponse,
+    HostStats, IntoUrl, PoolStats, RequestBuilder, RequestOptions, SentRequest, Timings,
+};
 #[doc(hidden)]
 pub use handler::markers;
 pub use handler::Handler;

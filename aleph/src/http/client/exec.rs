@@ -1,0 +1,597 @@
+//! Sending one request: the URL made ready, a connection from the pool,
+//! the exchange on it, redirects, replays of what the server never saw,
+//! opt-in retries, and the status check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Version};
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+use super::body::ResponseBody;
+use super::connect::{self, ConnectSettings};
+use super::pool::{Acquire, Checkout, Grant, Sender};
+use super::request::basic_auth_value;
+use super::response::{SentRequest, Timings};
+use super::{redirect, ClientInner, ClientResponse, RequestOptions, Target};
+use crate::http::Body;
+use crate::net::connector::ConnectTimings;
+use crate::{Error, ErrorKind, Result, TimeoutKind};
+
+/// How many times a request the server never saw is sent again (on a new
+/// connection each time) before its error is reported.
+const MAX_REPLAYS: usize = 3;
+
+/// What one exchange of a request needs, the same across redirects.
+struct Plan {
+    inner: Arc<ClientInner>,
+    deadline: Option<(Instant, Duration)>,
+    save_request: bool,
+    h2c: bool,
+}
+
+pub(crate) async fn execute(
+    inner: Arc<ClientInner>,
+    request: RequestOptions,
+) -> Result<ClientResponse> {
+    let started = Instant::now();
+    let limit = request.timeout.or(inner.options.request_timeout);
+    let deadline = limit.and_then(|limit| Some((started.checked_add(limit)?, limit)));
+    let span = tracing::info_span!("request", method = %request.method, url = %request.url);
+    let url_text = request.url.clone();
+    let run = run(inner, request, deadline, started).instrument(span);
+    match deadline {
+        None => run.await,
+        Some((at, limit)) => match tokio::time::timeout_at(at, run).await {
+            Ok(done) => done,
+            Err(_) => Err(Error::timeout(
+                TimeoutKind::Request,
+                format!("request timeout ({limit:?}) for {url_text}"),
+            )),
+        },
+    }
+}
+
+async fn run(
+    inner: Arc<ClientInner>,
+    request: RequestOptions,
+    deadline: Option<(Instant, Duration)>,
+    started: Instant,
+) -> Result<ClientResponse> {
+    let options = &inner.options;
+    let RequestOptions {
+        method,
+        url,
+        query,
+        mut headers,
+        body,
+        version,
+        timeout: _,
+        throw_exceptions,
+        follow_redirects,
+        max_redirects,
+        save_request,
+        retries,
+        retry_backoff,
+    } = request;
+    let mut url = prepare_url(&url, &query, &mut headers)?;
+    let throw = throw_exceptions.unwrap_or(options.throw_exceptions);
+    let follow = follow_redirects.unwrap_or(options.follow_redirects);
+    let max = max_redirects.unwrap_or(options.max_redirects);
+    let plan = Plan {
+        deadline,
+        save_request,
+        h2c: options.http2_prior_knowledge || version == Some(Version::HTTP_2),
+        inner: inner.clone(),
+    };
+    let mut method = method;
+    let mut body = body;
+    let mut redirects = 0;
+    let mut response = loop {
+        let copy = body.try_clone();
+        let response =
+            with_retries(&plan, &method, &url, &headers, body, retries, retry_backoff).await?;
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        let next = if follow {
+            redirect::follow(response.status(), location, &url, &method)
+        } else {
+            None
+        };
+        let Some(next) = next else {
+            break response;
+        };
+        let next_body = if next.keep_body {
+            copy
+        } else {
+            Some(Body::empty())
+        };
+        // A streamed body was sent once and cannot be again: the redirect
+        // is handed to the caller as the answer.
+        let Some(next_body) = next_body else {
+            break response;
+        };
+        if redirects == max {
+            return Err(Error::new(
+                ErrorKind::Redirect,
+                format!("too many redirects ({max}) from {}", response.url()),
+            ));
+        }
+        redirects += 1;
+        if !next.keep_body {
+            redirect::strip_body_headers(&mut headers);
+        }
+        if !redirect::same_origin(&url, &next.url) {
+            redirect::strip_credentials(&mut headers);
+        }
+        tracing::debug!(status = %response.status(), to = %next.url, "following a redirect");
+        drop(response);
+        url = next.url;
+        method = next.method;
+        body = next_body;
+    };
+    response.redirects = redirects;
+    response.timings.total = Some(started.elapsed());
+    if throw && response.status().as_u16() >= 400 {
+        return Err(super::error::status_error(response));
+    }
+    Ok(response)
+}
+
+/// The URL parsed, its query extended, its user-info moved to an
+/// `Authorization` header (unless one is set).
+fn prepare_url(text: &str, query: &[(String, String)], headers: &mut HeaderMap) -> Result<Url> {
+    let mut url = Url::parse(text).map_err(|e| {
+        Error::with_source(ErrorKind::InvalidInput, format!("invalid URL {text:?}"), e)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "unsupported URL scheme {:?} in {text:?} (http and https only)",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("no host in URL {text:?}"),
+        ));
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query {
+            pairs.append_pair(k, v);
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        let decode = |s: &str| percent_decode(s);
+        if !headers.contains_key(header::AUTHORIZATION) {
+            let user = decode(url.username());
+            let password = url.password().map(decode);
+            headers.insert(
+                header::AUTHORIZATION,
+                basic_auth_value(&user, password.as_deref())?,
+            );
+        }
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    url.set_fragment(None);
+    Ok(url)
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Sends with opt-in retries: after a failure, a body in memory is sent
+/// again after a backoff that doubles each time.
+async fn with_retries(
+    plan: &Plan,
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Body,
+    retries: u32,
+    backoff: Duration,
+) -> Result<ClientResponse> {
+    let mut copy = if retries > 0 { body.try_clone() } else { None };
+    let mut body = body;
+    let mut wait = if backoff.is_zero() {
+        Duration::from_millis(100)
+    } else {
+        backoff
+    };
+    let mut left = retries;
+    loop {
+        match exchange(plan, method, url, headers, body).await {
+            Ok(response) => return Ok(response),
+            Err(error) if left > 0 && retryable(&error) => {
+                let Some(next) = copy.as_ref().and_then(Body::try_clone) else {
+                    return Err(error);
+                };
+                left -= 1;
+                tracing::debug!(%error, ?wait, "retrying");
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                body = next;
+                if left == 0 {
+                    copy = None;
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn retryable(error: &Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Connect
+            | ErrorKind::Timeout
+            | ErrorKind::Io
+            | ErrorKind::Closed
+            | ErrorKind::Dns
+    ) && error.timeout_kind() != Some(TimeoutKind::Request)
+}
+
+/// The target of `url`: the pool's key and what to dial.
+fn target(inner: &ClientInner, url: &Url, h2c: bool) -> Target {
+    let https = url.scheme() == "https";
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
+    let key: Arc<str> = match &inner.options.unix_socket {
+        Some(path) => format!("unix:{}", path.display()).into(),
+        None if h2c && !https => format!("http://{host}:{port} (h2c)").into(),
+        None => format!("{}://{host}:{port}", url.scheme()).into(),
+    };
+    Target {
+        key,
+        https,
+        host,
+        port,
+    }
+}
+
+/// One exchange: a connection from the pool and the request on it,
+/// replayed on another connection when the server never saw it.
+async fn exchange(
+    plan: &Plan,
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ClientResponse> {
+    let inner = &*plan.inner;
+    let options = &inner.options;
+    let target = target(inner, url, plan.h2c);
+    let copy = body.try_clone();
+    let mut body = Some(body);
+    let mut timings = Timings::default();
+    let mut replays = 0;
+    loop {
+        let wait_started = Instant::now();
+        let grant = acquire(inner, &target)
+            .instrument(tracing::debug_span!("pool_wait", host = %target.key))
+            .await?;
+        timings.pool_wait = Some(wait_started.elapsed());
+        let mut checkout = match grant {
+            Grant::Connection(checkout) => checkout,
+            Grant::Connect(permit) => {
+                let mut connect_timings = ConnectTimings::default();
+                let connected = connect::connect(
+                    &settings(inner, plan, &target)?,
+                    &target,
+                    &mut connect_timings,
+                )
+                .await;
+                timings.dns = connect_timings.dns;
+                timings.connect = connect_timings.connect;
+                timings.tls = connect_timings.tls;
+                match connected {
+                    Ok(sender) => permit.connected(sender),
+                    Err(error) => {
+                        drop(permit);
+                        // A refused connection was seen by no server.
+                        if refused(&error) && replays < 1 {
+                            replays += 1;
+                            continue;
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        let reused = checkout.reused();
+        if reused {
+            timings.dns = None;
+            timings.connect = None;
+            timings.tls = None;
+        }
+        if let Sender::Http1(sender) = checkout.sender() {
+            if sender.ready().await.is_err() {
+                // A pooled connection that died while idle.
+                checkout.set_broken();
+                drop(checkout);
+                tracing::debug!(host = %target.key, "a pooled connection was dead; replaying");
+                continue;
+            }
+        }
+        let Some(request_body) = body.take() else {
+            return Err(Error::new(ErrorKind::Body, "the request body was lost"));
+        };
+        let request = build_request(inner, method, url, headers, request_body, &checkout)?;
+        let sent = plan.save_request.then(|| SentRequest {
+            method: request.method().clone(),
+            url: url.to_string(),
+            headers: request.headers().clone(),
+            version: request.version(),
+        });
+        let version = request.version();
+        let send_started = Instant::now();
+        let outcome = send(&mut checkout, request, options.response_header_timeout, url)
+            .instrument(tracing::debug_span!("wait_headers"))
+            .await;
+        match outcome {
+            Ok(response) => {
+                timings.first_byte = Some(send_started.elapsed());
+                let (mut head, incoming) = response.into_parts();
+                if head.version == Version::HTTP_2 || version == Version::HTTP_2 {
+                    head.version = Version::HTTP_2;
+                }
+                let url_text: Arc<str> = url.as_str().into();
+                let body = ResponseBody::new(
+                    incoming,
+                    checkout,
+                    options.read_timeout,
+                    plan.deadline,
+                    url_text.clone(),
+                );
+                return Ok(ClientResponse {
+                    head,
+                    body: Body::new(body),
+                    url: url_text.to_string(),
+                    timings,
+                    reused,
+                    request: sent,
+                    redirects: 0,
+                });
+            }
+            Err(Failure::Unsent(error, request)) => {
+                checkout.set_broken();
+                drop(checkout);
+                if replays >= MAX_REPLAYS {
+                    return Err(error);
+                }
+                replays += 1;
+                tracing::debug!(%error, "the server never saw the request; replaying");
+                body = Some(request.into_body());
+            }
+            Err(Failure::Refused(error)) => {
+                drop(checkout);
+                match copy.as_ref().and_then(Body::try_clone) {
+                    Some(again) if replays < MAX_REPLAYS => {
+                        replays += 1;
+                        tracing::debug!(%error, "the server refused the stream; replaying");
+                        body = Some(again);
+                    }
+                    _ => return Err(error),
+                }
+            }
+            Err(Failure::Failed(error, broken)) => {
+                if broken {
+                    checkout.set_broken();
+                }
+                return Err(error);
+            }
+        }
+    }
+}
+
+fn settings(inner: &ClientInner, plan: &Plan, target: &Target) -> Result<ConnectSettings> {
+    let options = &inner.options;
+    Ok(ConnectSettings {
+        tls: if target.https {
+            Some(inner.tls()?)
+        } else {
+            None
+        },
+        http2_prior_knowledge: plan.h2c,
+        connect_timeout: options.connect_timeout.unwrap_or(Duration::MAX),
+        local_addr: options
+            .local_address
+            .map(|ip| std::net::SocketAddr::new(ip, 0)),
+        nodelay: options.nodelay,
+        unix: options.unix_socket.clone(),
+    })
+}
+
+fn refused(error: &Error) -> bool {
+    use std::error::Error as _;
+    error.is_connect()
+        && error
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// A grant from the pool, waiting in the queue for at most the pool
+/// timeout.
+async fn acquire(inner: &ClientInner, target: &Target) -> Result<Grant> {
+    match inner.pool.acquire(&target.key)? {
+        Acquire::Ready(grant) => Ok(grant),
+        Acquire::Wait(waiting) => match inner.options.pool_timeout {
+            None => waiting.granted().await,
+            Some(limit) => match tokio::time::timeout(limit, waiting.granted()).await {
+                Ok(granted) => granted,
+                Err(_) => Err(Error::timeout(
+                    TimeoutKind::PoolWait,
+                    format!(
+                        "pool timeout ({limit:?}) waiting for a connection to {}",
+                        target.key
+                    ),
+                )),
+            },
+        },
+    }
+}
+
+fn build_request(
+    inner: &ClientInner,
+    method: &Method,
+    url: &Url,
+    headers: &HeaderMap,
+    body: Body,
+    checkout: &Checkout,
+) -> Result<Request<Body>> {
+    let http2 = checkout.is_http2();
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let uri = if http2 { url.as_str() } else { path };
+    let mut request = Request::builder()
+        .method(method.clone())
+        .uri(uri)
+        .version(if http2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        })
+        .body(body)
+        .map_err(|e| {
+            Error::with_source(ErrorKind::InvalidInput, format!("cannot send to {url}"), e)
+        })?;
+    let out = request.headers_mut();
+    *out = headers.clone();
+    if !http2 && !out.contains_key(header::HOST) {
+        let host = url.host_str().unwrap_or_default();
+        let value = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        let value = HeaderValue::try_from(value).map_err(|e| {
+            Error::with_source(ErrorKind::InvalidInput, format!("invalid host in {url}"), e)
+        })?;
+        out.insert(header::HOST, value);
+    }
+    if !out.contains_key(header::USER_AGENT) {
+        let agent = inner.options.user_agent.clone().unwrap_or_else(|| {
+            HeaderValue::from_static(concat!("aleph/", env!("CARGO_PKG_VERSION")))
+        });
+        out.insert(header::USER_AGENT, agent);
+    }
+    if !http2 && !inner.options.keep_alive {
+        out.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(request)
+}
+
+/// Why an exchange failed, as far as replaying goes.
+enum Failure {
+    /// The request was never written: it comes back, to send elsewhere.
+    Unsent(Error, Box<Request<Body>>),
+    /// The server refused the stream before processing it (HTTP/2
+    /// REFUSED_STREAM, or a GOAWAY that excluded it).
+    Refused(Error),
+    /// Anything else; `true` when the connection is no longer usable.
+    Failed(Error, bool),
+}
+
+async fn send(
+    checkout: &mut Checkout,
+    request: Request<Body>,
+    header_timeout: Option<Duration>,
+    url: &Url,
+) -> std::result::Result<http::Response<hyper::body::Incoming>, Failure> {
+    let sending = match checkout.sender() {
+        Sender::Http1(sender) => {
+            futures_util::future::Either::Left(sender.try_send_request(request))
+        }
+        Sender::Http2(sender) => {
+            futures_util::future::Either::Right(sender.try_send_request(request))
+        }
+    };
+    let outcome = match header_timeout {
+        None => sending.await,
+        Some(limit) => match tokio::time::timeout(limit, sending).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                return Err(Failure::Failed(
+                    Error::timeout(
+                        TimeoutKind::ResponseHeaders,
+                        format!("response headers timeout ({limit:?}) from {url}"),
+                    ),
+                    true,
+                ))
+            }
+        },
+    };
+    match outcome {
+        Ok(response) => Ok(response),
+        Err(mut error) => {
+            let unsent = error.take_message();
+            let error = error.into_error();
+            let refused = never_processed(&error);
+            let converted = convert(error, url);
+            match unsent {
+                Some(request) => Err(Failure::Unsent(converted, Box::new(request))),
+                None if refused => Err(Failure::Refused(converted)),
+                None => Err(Failure::Failed(converted, true)),
+            }
+        }
+    }
+}
+
+/// HTTP/2's signals that a stream was not processed (RFC 9113 §8.7):
+/// REFUSED_STREAM, or a GOAWAY whose last stream id excluded it.
+fn never_processed(error: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR));
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// A hyper error as an aleph error naming the URL.
+fn convert(error: hyper::Error, url: &Url) -> Error {
+    let (kind, message) =
+        if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() {
+            (
+                ErrorKind::Protocol,
+                format!("malformed response from {url}: {error}"),
+            )
+        } else if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+            (
+                ErrorKind::Closed,
+                format!("the connection closed before the response from {url}"),
+            )
+        } else if error.is_timeout() {
+            (ErrorKind::Timeout, format!("timed out waiting for {url}"))
+        } else if error.is_body_write_aborted() || error.is_user() {
+            (
+                ErrorKind::Body,
+                format!("sending the request to {url} failed: {error}"),
+            )
+        } else {
+            (
+                ErrorKind::Protocol,
+                format!("request to {url} failed: {error}"),
+            )
+        };
+    Error::with_source(kind, message, error)
+}
