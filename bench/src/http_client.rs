@@ -6,7 +6,8 @@
 //! Cases, each over HTTP/1.1 and over h2c with prior knowledge:
 //! - `seq`: one request at a time;
 //! - `c64`: 64 requests in flight (HTTP/1.1 then needs 64 connections: every
-//!   client is allowed as many; HTTP/2 multiplexes them on one);
+//!   client is allowed as many, aleph by `connections_per_host: 64`; HTTP/2
+//!   multiplexes them on one);
 //! - `download-64MiB`: one 64 MiB body, read chunk by chunk as it comes.
 //!
 //! The server runs in a process of its own (this binary, re-executed as
@@ -26,7 +27,7 @@ use futures::{StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
 
 use crate::measure::{interleaved, Contender, Settings};
-use crate::report::Report;
+use crate::report::{Report, ALEPH};
 
 /// The large body's size.
 const BIG: usize = 64 << 20;
@@ -73,7 +74,9 @@ pub fn run(settings: &Settings) -> Result<Report, String> {
             }
             let reqwest = Reqwest::new(h2)?;
             let legacy = Legacy::new(h2);
+            let aleph = Aleph::new(h2);
             let mut contenders = [
+                contender(&runtime, ALEPH, &aleph, url, requests, in_flight),
                 contender(&runtime, "reqwest", &reqwest, url, requests, in_flight),
                 contender(&runtime, "hyper-util", &legacy, url, requests, in_flight),
             ];
@@ -121,6 +124,37 @@ fn contender<'a, C: Fetch>(
 /// One GET, its body read to the end; the body's length.
 trait Fetch {
     fn fetch(&self, url: &str) -> impl Future<Output = Result<u64, String>>;
+}
+
+/// aleph's client, allowed as many connections per host as requests in
+/// flight (its default is 8; the peers have no limit).
+struct Aleph(aleph::http::Client);
+
+impl Aleph {
+    fn new(h2: bool) -> Aleph {
+        Aleph(aleph::http::Client::new(aleph::http::ClientOptions {
+            connections_per_host: 64,
+            http2_prior_knowledge: h2,
+            ..Default::default()
+        }))
+    }
+}
+
+impl Fetch for Aleph {
+    async fn fetch(&self, url: &str) -> Result<u64, String> {
+        let res = self.0.get(url).send().await.map_err(|e| e.to_string())?;
+        if !res.status().is_success() {
+            return Err(format!("aleph: status {}", res.status()));
+        }
+        let mut body = res.into_body();
+        let mut n = 0;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                n += data.len() as u64;
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// reqwest, built as its documentation shows for plain HTTP.

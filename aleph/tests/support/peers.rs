@@ -371,7 +371,7 @@ fn display_args(args: &[std::ffi::OsString]) -> String {
 /// nginx as an origin server (`nginx-origin.conf.in`): HTTP/1.1, h2c and
 /// TLS with ALPN h2 and http/1.1, static files from its `www/`, gzip for
 /// text, fixed answers at `/plain`, `/missing` (404) and `/redirect` (302 to
-/// `/plain`), stub_status at `/nginx_status`, and an access log naming each
+/// `/plain`), `/loop` (302 to itself), stub_status at `/nginx_status`, and an access log naming each
 /// request's connection so that keep-alive reuse can be seen.
 #[derive(Debug)]
 pub struct Nginx {

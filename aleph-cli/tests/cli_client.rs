@@ -1,0 +1,326 @@
+//! `aleph get`, `aleph post` and `aleph request` against `aleph demo`'s
+//! httpbin-like endpoints and against nginx (HTTP/1.1, h2c, and HTTP/2 or
+//! HTTP/1.1 over TLS with a test CA), with curl's conventions and the
+//! command's exit statuses: 0 done, 1 a failure or a status of 400 or more
+//! (told in one line on stderr), 2 a usage error.
+
+mod support;
+
+use support::peers::{Certs, Nginx, TempDir};
+use support::{one_line, run_aleph, text, Demo};
+
+fn url(demo: &Demo, path: &str) -> String {
+    format!("http://{}{path}", demo.http)
+}
+
+#[tokio::test]
+async fn get_writes_the_body_and_exits_0() {
+    let demo = Demo::start(&[]).await;
+    let out = run_aleph(&["get", &url(&demo, "/")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"hello!");
+    assert_eq!(text(&out.stderr), "");
+    let out = run_aleph(&["get", &url(&demo, "/bytes/100000")], b"").await;
+    assert_eq!(out.stdout.len(), 100_000);
+}
+
+#[tokio::test]
+async fn include_prints_the_head_first_and_verbose_both_heads_on_stderr() {
+    let demo = Demo::start(&[]).await;
+    let out = run_aleph(&["get", "-i", &url(&demo, "/")], b"").await;
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout:?}");
+    assert!(stdout.contains("\r\ncontent-length: 6\r\n"), "{stdout:?}");
+    assert!(stdout.ends_with("\r\n\r\nhello!"), "{stdout:?}");
+
+    let out = run_aleph(&["get", "-v", &url(&demo, "/?a=1")], b"").await;
+    assert_eq!(out.stdout, b"hello!");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("> GET /?a=1 HTTP/1.1\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("> host: {}\n", demo.http)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("> user-agent: aleph/"), "{stderr}");
+    assert!(stderr.contains("< HTTP/1.1 200 OK\n"), "{stderr}");
+    assert!(stderr.contains("< content-length: 6\n"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_status_of_400_or_more_writes_the_body_names_the_status_and_exits_1() {
+    let demo = Demo::start(&[]).await;
+    let target = url(&demo, "/nowhere");
+    let out = run_aleph(&["get", &target], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).starts_with("no such endpoint"));
+    assert_eq!(
+        one_line(&out.stderr),
+        format!("aleph: status 404 Not Found from {target}")
+    );
+    let out = run_aleph(&["get", "--no-fail", "-i", &url(&demo, "/status/503")], b"").await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+}
+
+#[tokio::test]
+async fn post_sends_data_json_and_forms_with_their_content_types() {
+    let demo = Demo::start(&[]).await;
+    let echo = url(&demo, "/echo");
+    let request = url(&demo, "/request");
+    let out = run_aleph(&["post", "--data", "a=1&b=2", &echo], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"a=1&b=2");
+    let out = run_aleph(&["post", "--data", "x", &request], b"").await;
+    let seen = text(&out.stdout);
+    assert!(seen.contains(r#""request_method":"post""#), "{seen}");
+    assert!(
+        seen.contains(r#""content-type":["application/x-www-form-urlencoded"]"#),
+        "{seen}"
+    );
+    let out = run_aleph(
+        &[
+            "post",
+            "--data",
+            "x",
+            "-H",
+            "Content-Type: text/plain",
+            &request,
+        ],
+        b"",
+    )
+    .await;
+    let seen = text(&out.stdout);
+    assert!(seen.contains(r#""content-type":["text/plain"]"#), "{seen}");
+
+    let out = run_aleph(&["post", "--json", r#"{"n": [1, 2]}"#, &request], b"").await;
+    let seen = text(&out.stdout);
+    assert!(
+        seen.contains(r#""content-type":["application/json"]"#),
+        "{seen}"
+    );
+    assert!(seen.contains(r#""accept":["application/json"]"#), "{seen}");
+    let out = run_aleph(&["post", "--json", r#"{"n": [1, 2]}"#, &echo], b"").await;
+    assert_eq!(out.stdout, br#"{"n": [1, 2]}"#);
+
+    let out = run_aleph(&["post", "--form", "k=v w", "--form", "k=2&", &echo], b"").await;
+    assert_eq!(text(&out.stdout), "k=v+w&k=2%26");
+}
+
+#[tokio::test]
+async fn data_from_a_file_or_stdin_is_streamed_whole() {
+    let demo = Demo::start(&[]).await;
+    let dir = TempDir::new("cli-data");
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let file = dir.write("body.bin", &body);
+    let arg = format!("@{}", file.display());
+    let out = run_aleph(&["post", "--data", &arg, &url(&demo, "/echo")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout == body, "{} bytes came back", out.stdout.len());
+    let out = run_aleph(
+        &["request", "-X", "PUT", "--data", "@-", &url(&demo, "/echo")],
+        b"from stdin",
+    )
+    .await;
+    assert_eq!(out.stdout, b"from stdin");
+    let out = run_aleph(
+        &["post", "--data", "@/no/such/file", &url(&demo, "/echo")],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line(&out.stderr).contains("cannot read --data @/no/such/file"));
+}
+
+#[tokio::test]
+async fn request_takes_any_method() {
+    let demo = Demo::start(&[]).await;
+    let out = run_aleph(&["request", "-X", "DELETE", &url(&demo, "/request")], b"").await;
+    assert!(text(&out.stdout).contains(r#""request_method":"delete""#));
+    let out = run_aleph(&["request", "-X", "HEAD", "-i", &url(&demo, "/")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout:?}");
+    assert!(
+        stdout.ends_with("\r\n\r\n"),
+        "no body after the head: {stdout:?}"
+    );
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["get", "http://h/", "-H", "X: a\r\nEvil: 1"],
+        &["get", "http://h/", "-H", "X: a\nb"],
+        &["get", "http://h/", "-H", "no colon"],
+        &["post", "http://h/", "--json", "{not json}"],
+        &["post", "http://h/", "--data", "a", "--json", "{}"],
+        &["post", "http://h/", "--form", "novalue"],
+        &["get", "ftp://h/"],
+        &["get", "h/path"],
+        &["get", "http://h/", "--max-time", "-1"],
+        &["get", "http://h/", "--connect-timeout", "soon"],
+        &["request", "http://h/"],
+        &["request", "-X", "BAD METHOD", "http://h/"],
+        &["get", "--data", "x", "http://h/"],
+    ];
+    for args in cases {
+        let out = run_aleph(args, b"").await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).starts_with("error: "), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn output_to_a_file_streams_there_without_a_progress_bar_in_a_pipe() {
+    let demo = Demo::start(&[]).await;
+    let dir = TempDir::new("cli-out");
+    let path = dir.join("got.bin");
+    let out = run_aleph(
+        &[
+            "get",
+            "-o",
+            path.to_str().unwrap(),
+            &url(&demo, "/bytes/1000000"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        out.stderr, b"",
+        "no progress bar when stderr is not a terminal"
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 1_000_000);
+}
+
+#[tokio::test]
+async fn each_timeout_names_itself() {
+    let demo = Demo::start(&[]).await;
+    let out = run_aleph(
+        &["get", "--header-timeout", "0.2", &url(&demo, "/delay/5000")],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(line.contains("response headers timeout (200ms)"), "{line}");
+
+    let out = run_aleph(
+        &["get", "--max-time", "0.3", &url(&demo, "/delay/5000")],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(line.contains("request timeout (300ms)"), "{line}");
+
+    let out = run_aleph(
+        &[
+            "get",
+            "--read-timeout",
+            "0.2",
+            &url(&demo, "/stream?n=3&ms=2000"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.stdout, b"chunk 0\n",
+        "what came before the silence is written"
+    );
+    let line = one_line(&out.stderr);
+    assert!(line.contains("read timeout (200ms)"), "{line}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_one_line_and_exit_1() {
+    let port = support::peers::free_port();
+    let out = run_aleph(&["get", &format!("http://127.0.0.1:{port}/")], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+}
+
+#[tokio::test]
+async fn get_fetches_from_nginx_over_http11_h2c_and_tls_h2() {
+    let certs = Certs::generate().await;
+    let nginx = Nginx::start(&certs, &[("file.txt", b"static file\n")]).await;
+    let out = run_aleph(&["get", "-i", &nginx.http_url("/file.txt")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("HTTP/1.1 200 OK\r\n"), "{stdout:?}");
+    assert!(stdout.contains("server: nginx"), "{stdout:?}");
+    assert!(stdout.ends_with("\r\n\r\nstatic file\n"), "{stdout:?}");
+
+    let out = run_aleph(&["get", "-i", "--http2", &nginx.h2c_url("/file.txt")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("HTTP/2 200\r\n"), "{stdout:?}");
+    assert!(stdout.ends_with("static file\n"), "{stdout:?}");
+
+    let ca = certs.ca();
+    let ca = ca.to_str().unwrap();
+    let https = nginx.https_url("/file.txt");
+    let out = run_aleph(&["get", "-i", "--http2", "--cacert", ca, &https], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("HTTP/2 200\r\n"));
+    let out = run_aleph(&["get", "-i", "--cacert", ca, &https], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 200 OK\r\n"));
+
+    let log = nginx.access_log();
+    assert!(log.contains("HTTP/1.1 GET /file.txt 200"), "{log}");
+    assert!(log.contains("HTTP/2.0 GET /file.txt 200"), "{log}");
+}
+
+#[tokio::test]
+async fn tls_needs_a_trusted_certificate_or_insecure() {
+    let certs = Certs::generate().await;
+    let nginx = Nginx::start(&certs, &[]).await;
+    let https = nginx.https_url("/plain");
+    let out = run_aleph(&["get", &https], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains("--cacert"),
+        "the hint names the way out: {line}"
+    );
+    let out = run_aleph(&["get", "--insecure", &https], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"hello from nginx\n");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit() {
+    let certs = Certs::generate().await;
+    let nginx = Nginx::start(&certs, &[]).await;
+    let out = run_aleph(&["get", &nginx.http_url("/redirect")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"hello from nginx\n");
+    let out = run_aleph(&["get", &nginx.http_url("/loop")], b"").await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(line.contains("too many redirects (10)"), "{line}");
+    let loops = nginx.access_log().matches("GET /loop 302").count();
+    assert_eq!(loops, 11, "the first request and 10 redirects");
+    let out = run_aleph(
+        &[
+            "get",
+            "-i",
+            "--max-redirects",
+            "0",
+            &nginx.http_url("/redirect"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 302 Found\r\n"));
+}
