@@ -229,3 +229,98 @@ async fn an_interim_100_then_the_answer_is_read_as_the_answer() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "ok");
 }
+
+/// An HTTP/2 peer (the `h2` crate's server) that refuses the first `refuse`
+/// streams with REFUSED_STREAM and answers the rest with "ok".
+async fn refusing_h2(refuse: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(stream).await else {
+                    return;
+                };
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    if count.fetch_add(1, Ordering::SeqCst) < refuse {
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        continue;
+                    }
+                    let response = http::Response::new(());
+                    if let Ok(mut send) = respond.send_response(response, false) {
+                        let _ = send.send_data(aleph::bytes::Bytes::from("ok"), true);
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/"), seen)
+}
+
+#[tokio::test]
+async fn a_stream_refused_by_an_http2_server_is_replayed() {
+    let (url, seen) = refusing_h2(2).await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let res = within(client.get(&url).send()).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    settled(&client).await;
+}
+
+#[tokio::test]
+async fn a_refused_stream_with_a_streamed_body_is_not_replayed() {
+    let (url, _) = refusing_h2(1).await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let body = aleph::http::Body::from_stream(futures::stream::iter(
+        ["one-shot"].map(Ok::<_, std::io::Error>),
+    ));
+    let err = within(client.post(&url).body(body).send())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    settled(&client).await;
+}
+
+#[tokio::test]
+async fn a_closed_http2_connection_is_replaced() {
+    let server = aleph::http::start_server(
+        |_req: aleph::http::Request| "fresh",
+        aleph::http::ServerOptions {
+            idle_timeout: Some(Duration::from_millis(50)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let url = format!("http://127.0.0.1:{}/", server.port());
+    let first = within(client.get(&url).send()).await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "fresh");
+    // The server closes the idle connection (GOAWAY, then the socket).
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while client.stats().total().live != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never closed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let again = within(client.get(&url).send()).await.unwrap();
+    assert!(!again.reused());
+    assert_eq!(again.text().await.unwrap(), "fresh");
+    server.close().await;
+}

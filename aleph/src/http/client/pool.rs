@@ -427,7 +427,11 @@ impl Pool {
             };
             let before = host.idle.len();
             host.idle.retain(|idle| !idle.sender.is_closed());
-            let closed = before - host.idle.len();
+            let mut closed = before - host.idle.len();
+            if host.h2.as_ref().is_some_and(|h2| h2.sender.is_closed()) {
+                host.h2 = None;
+                closed += 1;
+            }
             if closed > 0 {
                 host.live -= closed;
                 state.live -= closed;
