@@ -1413,3 +1413,33 @@ async fn a_client_certificate_is_presented_to_a_server_that_asks() {
     assert_eq!(res.text().await.unwrap(), "certs=1");
     server.close().await;
 }
+
+#[tokio::test]
+async fn connections_leave_from_the_local_address_with_the_user_agent_given() {
+    let server = http::start_server(
+        |req: Request| {
+            format!(
+                "{} {}",
+                req.remote_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default(),
+                req.headers()["user-agent"].to_str().unwrap()
+            )
+        },
+        ServerOptions {
+            host: "0.0.0.0".parse().unwrap(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = Client::new(ClientOptions {
+        local_address: Some("127.0.0.5".parse().unwrap()),
+        user_agent: Some("tester/1".parse().unwrap()),
+        ..Default::default()
+    });
+    let target = format!("http://127.0.0.1:{}/", server.port());
+    let res = within(client.get(&target).send()).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "127.0.0.5 tester/1");
+    server.close().await;
+}

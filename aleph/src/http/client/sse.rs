@@ -13,6 +13,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, StatusCode};
+use sync_wrapper::SyncWrapper;
 
 use super::{exec, ClientInner, ClientResponse, RequestOptions};
 use crate::http::sse::{Event, EventStream};
@@ -57,11 +58,12 @@ pub(crate) struct Reconnect {
 /// # }
 /// ```
 pub struct EventSource {
-    current: Option<EventStream>,
+    // Reached only through `&mut self`: the wrappers make the source Sync.
+    current: Option<SyncWrapper<EventStream>>,
     reconnect: Option<Reconnect>,
     last_event_id: Option<String>,
     retry: Duration,
-    pending: Option<BoxFuture<'static, Result<ClientResponse>>>,
+    pending: Option<SyncWrapper<BoxFuture<'static, Result<ClientResponse>>>>,
     done: bool,
 }
 
@@ -69,7 +71,7 @@ impl EventSource {
     pub(crate) fn new(response: ClientResponse) -> EventSource {
         let reconnect = response.reconnect.clone();
         EventSource {
-            current: Some(EventStream::new(response.body)),
+            current: Some(SyncWrapper::new(EventStream::new(response.body))),
             reconnect,
             last_event_id: None,
             retry: DEFAULT_RETRY,
@@ -114,13 +116,13 @@ impl EventSource {
             throw_exceptions: Some(false),
             ..RequestOptions::default()
         };
-        self.pending = Some(
+        self.pending = Some(SyncWrapper::new(
             async move {
                 tokio::time::sleep(wait).await;
                 exec::execute(plan.inner, request).await
             }
             .boxed(),
-        );
+        ));
         true
     }
 }
@@ -135,10 +137,12 @@ impl Stream for EventSource {
                 return Poll::Ready(None);
             }
             if let Some(pending) = &mut this.pending {
-                let response = std::task::ready!(pending.poll_unpin(cx));
+                let response = std::task::ready!(pending.get_mut().poll_unpin(cx));
                 this.pending = None;
                 match response.and_then(check) {
-                    Ok(response) => this.current = Some(EventStream::new(response.body)),
+                    Ok(response) => {
+                        this.current = Some(SyncWrapper::new(EventStream::new(response.body)))
+                    }
                     Err(error) if is_network(&error) => {
                         tracing::debug!(%error, "event stream reconnect failed; retrying");
                         this.again();
@@ -154,6 +158,7 @@ impl Stream for EventSource {
                 this.done = true;
                 return Poll::Ready(None);
             };
+            let stream = stream.get_mut();
             match std::task::ready!(stream.poll_next_unpin(cx)) {
                 Some(Ok(event)) => {
                     this.last_event_id = stream.last_event_id().map(str::to_owned);
