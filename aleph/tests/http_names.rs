@@ -65,6 +65,7 @@ async fn request_and_body_names_hold_with_the_common_traits_in_scope() {
     let _: sse::Event = event.with_id("1").with_event("e");
 }
 
+#[allow(unused_variables)]
 #[tokio::test]
 async fn client_names_hold_with_the_common_traits_in_scope() {
     use std::time::Duration;
