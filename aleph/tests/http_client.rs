@@ -669,6 +669,9 @@ async fn redirector() -> Server {
         let mut parts = path.trim_start_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("go"), Some(code), Some(n)) => {
+                // Read before answering: a server that answers without
+                // reading and closes may reset the client mid-upload.
+                let _ = bytes::to_bytes(req.into_body()).await;
                 let n: u32 = n.parse().unwrap();
                 let code: u16 = code.parse().unwrap();
                 let next = if n <= 1 {
@@ -1441,5 +1444,37 @@ async fn connections_leave_from_the_local_address_with_the_user_agent_given() {
     let target = format!("http://127.0.0.1:{}/", server.port());
     let res = within(client.get(&target).send()).await.unwrap();
     assert_eq!(res.text().await.unwrap(), "127.0.0.5 tester/1");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_file_body_is_streamed_with_its_length_and_sent_again_after_a_307() {
+    let dir = support::peers::TempDir::new("client-file");
+    let contents = "line of the file\n".repeat(5000);
+    let path = dir.write("upload.txt", &contents);
+    let server = redirector().await;
+    let client = Client::default();
+    let res = within(
+        client
+            .put(url(&server, "/go/307/1"))
+            .header("x-show", "content-length")
+            .file(&path)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.redirects(), 1);
+    assert_eq!(
+        res.text().await.unwrap(),
+        format!(
+            "PUT /final HTTP/1.1 [content-length={}] {contents}",
+            contents.len()
+        )
+    );
+    let missing = within(client.put(url(&server, "/")).file(dir.join("nope")).send())
+        .await
+        .unwrap_err();
+    assert!(missing.is_io(), "{missing}");
+    assert!(missing.to_string().contains("nope"), "{missing}");
     server.close().await;
 }

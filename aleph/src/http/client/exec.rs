@@ -76,6 +76,7 @@ async fn run(
         save_request,
         retries,
         retry_backoff,
+        file,
     } = request;
     let mut url = prepare_url(&url, &query, &mut headers)?;
     let throw = throw_exceptions.unwrap_or(options.throw_exceptions);
@@ -88,7 +89,10 @@ async fn run(
         inner: inner.clone(),
     };
     let mut method = method;
-    let mut body = body;
+    let mut body = match file {
+        Some(path) => Payload::File(Arc::new(path)),
+        None => Payload::Body(body),
+    };
     let mut redirects = 0;
     let mut response = loop {
         let copy = body.try_clone();
@@ -109,7 +113,7 @@ async fn run(
         let next_body = if next.keep_body {
             copy
         } else {
-            Some(Body::empty())
+            Some(Payload::Body(Body::empty()))
         };
         // A streamed body was sent once and cannot be again: the redirect
         // is handed to the caller as the answer.
@@ -201,6 +205,42 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A request's body: given, or a file opened for each sending (so that a
+/// redirect or a retry can send it again).
+enum Payload {
+    Body(Body),
+    File(Arc<std::path::PathBuf>),
+}
+
+impl Payload {
+    /// A copy to send again: a body in memory, or the file; `None` for a
+    /// stream.
+    fn try_clone(&self) -> Option<Payload> {
+        match self {
+            Payload::Body(body) => body.try_clone().map(Payload::Body),
+            Payload::File(path) => Some(Payload::File(path.clone())),
+        }
+    }
+
+    /// The body to send, and its length when a file gives it.
+    async fn open(self) -> Result<(Body, Option<u64>)> {
+        match self {
+            Payload::Body(body) => Ok((body, None)),
+            Payload::File(path) => {
+                let file = tokio::fs::File::open(&*path).await.map_err(|e| {
+                    Error::from_io(e, format!("cannot open {} to send", path.display()))
+                })?;
+                let length = file
+                    .metadata()
+                    .await
+                    .map_err(|e| Error::from_io(e, format!("cannot read {}", path.display())))?
+                    .len();
+                Ok((Body::from_reader(file), Some(length)))
+            }
+        }
+    }
+}
+
 /// Sends with opt-in retries: after a failure, a body in memory is sent
 /// again after a backoff that doubles each time.
 async fn with_retries(
@@ -208,7 +248,7 @@ async fn with_retries(
     method: &Method,
     url: &Url,
     headers: &HeaderMap,
-    body: Body,
+    body: Payload,
     retries: u32,
     backoff: Duration,
 ) -> Result<ClientResponse> {
@@ -224,7 +264,7 @@ async fn with_retries(
         match exchange(plan, method, url, headers, body).await {
             Ok(response) => return Ok(response),
             Err(error) if left > 0 && retryable(&error) => {
-                let Some(next) = copy.as_ref().and_then(Body::try_clone) else {
+                let Some(next) = copy.as_ref().and_then(Payload::try_clone) else {
                     return Err(error);
                 };
                 left -= 1;
@@ -280,7 +320,7 @@ async fn exchange(
     method: &Method,
     url: &Url,
     headers: &HeaderMap,
-    body: Body,
+    body: Payload,
 ) -> Result<ClientResponse> {
     let inner = &*plan.inner;
     let options = &inner.options;
@@ -337,11 +377,12 @@ async fn exchange(
                 continue;
             }
         }
-        let Some(request_body) = body.take() else {
+        let Some(payload) = body.take() else {
             return Err(Error::new(ErrorKind::Body, "the request body was lost"));
         };
+        let (request_body, length) = payload.open().await?;
         let (request, decode) =
-            build_request(inner, method, url, headers, request_body, &checkout)?;
+            build_request(inner, method, url, headers, request_body, length, &checkout)?;
         let sent = plan.save_request.then(|| SentRequest {
             method: request.method().clone(),
             url: url.to_string(),
@@ -391,11 +432,11 @@ async fn exchange(
                 }
                 replays += 1;
                 tracing::debug!(%error, "the server never saw the request; replaying");
-                body = Some(request.into_body());
+                body = Some(Payload::Body(request.into_body()));
             }
             Err(Failure::Refused(error)) => {
                 drop(checkout);
-                match copy.as_ref().and_then(Body::try_clone) {
+                match copy.as_ref().and_then(Payload::try_clone) {
                     Some(again) if replays < MAX_REPLAYS => {
                         replays += 1;
                         tracing::debug!(%error, "the server refused the stream; replaying");
@@ -468,6 +509,7 @@ fn build_request(
     url: &Url,
     headers: &HeaderMap,
     body: Body,
+    length: Option<u64>,
     checkout: &Checkout,
 ) -> Result<(Request<Body>, bool)> {
     let http2 = checkout.is_http2();
@@ -497,6 +539,9 @@ fn build_request(
             Error::with_source(ErrorKind::InvalidInput, format!("invalid host in {url}"), e)
         })?;
         out.insert(header::HOST, value);
+    }
+    if let Some(length) = length {
+        out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     if !out.contains_key(header::USER_AGENT) {
         let agent = inner.options.user_agent.clone().unwrap_or_else(|| {
@@ -611,6 +656,19 @@ fn never_processed(error: &hyper::Error) -> bool {
     false
 }
 
+/// Whether an I/O error (a reset, a broken pipe) is behind a hyper error.
+fn io_cause(error: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// A hyper error as an aleph error naming the URL.
 fn convert(error: hyper::Error, url: &Url) -> Error {
     let (kind, message) =
@@ -626,6 +684,11 @@ fn convert(error: hyper::Error, url: &Url) -> Error {
             )
         } else if error.is_timeout() {
             (ErrorKind::Timeout, format!("timed out waiting for {url}"))
+        } else if io_cause(&error) {
+            (
+                ErrorKind::Io,
+                format!("sending the request to {url} failed: {error}"),
+            )
         } else if error.is_body_write_aborted() || error.is_user() {
             (
                 ErrorKind::Body,

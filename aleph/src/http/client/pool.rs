@@ -9,6 +9,15 @@
 //! connection is shared by every request to its host, each on its own
 //! stream.
 //!
+//! hyper-util's `client-pool` services (`cache`, `singleton`, `negotiate`,
+//! `map`) were read and not used: its cache opens a connection in the
+//! background for every waiter it cannot serve (no per-host or total cap, so
+//! no queue to bound), keeps no statistics and never expires idle entries,
+//! and its singleton would need the same limits around it. What is left of
+//! them once those are added is a list of idle senders and a clone of an
+//! HTTP/2 sender, which this module keeps itself; hyper-util provides the
+//! tokio glue (`TokioIo`, `TokioExecutor`, `TokioTimer`).
+//!
 //! Every checked-out slot is an RAII value ([`Permit`] while a connection is
 //! being made, [`Checkout`] while one is used): dropping it at any point
 //! (the request's future dropped, a panic, an error) gives the slot back and

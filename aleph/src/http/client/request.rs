@@ -66,6 +66,10 @@ pub struct RequestOptions {
     /// The wait before the first retry, doubled for each next one.
     /// Default (zero): 100 ms.
     pub retry_backoff: Duration,
+    /// A file sent as the body, streamed, with its length; it is opened
+    /// anew for each sending, so a redirect (307 / 308) or a retry sends it
+    /// again. Takes the place of `body`.
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for RequestOptions {
@@ -83,6 +87,7 @@ impl fmt::Debug for RequestOptions {
             .field("max_redirects", &self.max_redirects)
             .field("save_request", &self.save_request)
             .field("retries", &self.retries)
+            .field("file", &self.file)
             .finish()
     }
 }
@@ -198,6 +203,15 @@ impl RequestBuilder {
     /// through [`Body::from_reader`], a file through `Body::from_reader`).
     pub fn body(mut self, body: impl Into<Body>) -> RequestBuilder {
         self.options.body = body.into();
+        self.options.file = None;
+        self
+    }
+
+    /// Sends the file at `path` as the body: streamed, its length sent, and
+    /// opened anew for a redirect or a retry (a body that can be replayed,
+    /// unlike a stream). An unreadable file fails the request.
+    pub fn file(mut self, path: impl Into<std::path::PathBuf>) -> RequestBuilder {
+        self.options.file = Some(path.into());
         self
     }
 
