@@ -198,10 +198,12 @@ async fn with_body(
             Data::Text(text) => Body::from(text),
             Data::Stdin => Body::from_reader(tokio::io::stdin()),
             Data::File(path) => {
-                let file = tokio::fs::File::open(&path)
+                // Told now, in the flag's words, rather than once connected.
+                tokio::fs::File::open(&path)
                     .await
                     .map_err(|e| format!("cannot read --data @{}: {e}", path.display()))?;
-                Body::from_reader(file)
+                // Streamed with its length, and read again for a 307 or 308.
+                return Ok(request.file(path));
             }
         };
         return Ok(request.body(body));

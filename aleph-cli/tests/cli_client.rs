@@ -324,3 +324,74 @@ async fn redirects_are_followed_up_to_the_limit() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("HTTP/1.1 302 Found\r\n"));
 }
+
+#[tokio::test]
+async fn bodies_nginx_compresses_come_out_decoded_unless_asked_for_as_they_are() {
+    let certs = Certs::generate().await;
+    let plain = "a line of text that gzip shrinks nicely\n".repeat(2000);
+    let nginx = Nginx::start(&certs, &[("text.txt", plain.as_bytes())]).await;
+    let out = run_aleph(&["get", "-i", &nginx.http_url("/text.txt")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (head, body) = stdout.split_once("\r\n\r\n").unwrap();
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert!(body == plain, "{} bytes of body", body.len());
+    let log = nginx.access_log();
+    assert!(log.contains("GET /text.txt 200"), "{log}");
+
+    let out = run_aleph(
+        &[
+            "get",
+            "-H",
+            "Accept-Encoding: gzip",
+            &nginx.http_url("/text.txt"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(&out.stdout[..2], b"\x1f\x8b", "the gzip stream as sent");
+    assert!(out.stdout.len() < plain.len() / 10);
+}
+
+#[tokio::test]
+async fn redirects_after_post_keep_or_drop_the_body_as_curl_does() {
+    let certs = Certs::generate().await;
+    let nginx = Nginx::start(&certs, &[]).await;
+    let demo = Demo::start(&[]).await;
+    let dir = TempDir::new("cli-307");
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let file = dir.write("body.bin", &body);
+    let data = format!("@{}", file.display());
+
+    let to = |code: &str, path: &str| nginx.http_url(&format!("/{code}to?to={}", url(&demo, path)));
+    let out = run_aleph(&["post", "--data", &data, &to("307", "/echo")], b"").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        out.stdout == body,
+        "307 sent the file again: {} bytes",
+        out.stdout.len()
+    );
+
+    for code in ["302", "303"] {
+        let out = run_aleph(&["post", "--data", "x=1", &to(code, "/request")], b"").await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let seen = text(&out.stdout);
+        assert!(seen.contains(r#""request_method":"get""#), "{code}: {seen}");
+    }
+
+    // nginx and the demo are different origins (ports): no credentials follow.
+    let out = run_aleph(
+        &[
+            "get",
+            "-H",
+            "Authorization: Bearer s3cret",
+            &to("302", "/request"),
+        ],
+        b"",
+    )
+    .await;
+    let seen = text(&out.stdout);
+    assert!(seen.contains(r#""request_method":"get""#), "{seen}");
+    assert!(!seen.contains("s3cret"), "{seen}");
+    assert!(!seen.contains("authorization"), "{seen}");
+}

@@ -370,9 +370,11 @@ fn display_args(args: &[std::ffi::OsString]) -> String {
 
 /// nginx as an origin server (`nginx-origin.conf.in`): HTTP/1.1, h2c and
 /// TLS with ALPN h2 and http/1.1, static files from its `www/`, gzip for
-/// text, fixed answers at `/plain`, `/missing` (404) and `/redirect` (302 to
-/// `/plain`), `/loop` (302 to itself), stub_status at `/nginx_status`, and an access log naming each
-/// request's connection so that keep-alive reuse can be seen.
+/// text, fixed answers at `/plain`, `/missing` (404), `/redirect` (302 to
+/// `/plain`) and `/loop` (302 to itself), redirects `/302to`, `/303to` and
+/// `/307to` to the URL in the query's `to`, stub_status at `/nginx_status`,
+/// and an access log naming each request's connection so that keep-alive
+/// reuse can be seen.
 #[derive(Debug)]
 pub struct Nginx {
     pub server: PeerServer,
