@@ -18,24 +18,24 @@ use crate::output;
 
 pub const GET_EXAMPLES: &str = "\
 Examples:
-  aleph get http://127.0.0.1:10003/                  the demo's hello (aleph demo)
+  aleph get http://127.0.0.1:8080/                  the demo's hello (aleph demo)
   aleph get -i https://example.com/                  status line and headers first
   aleph get -v --http2 https://example.com/          both heads on stderr, over HTTP/2
-  aleph get -o big.bin http://127.0.0.1:10003/bytes/1000000
-  aleph get -H 'Accept: text/plain' --max-time 5 http://127.0.0.1:10003/delay/100";
+  aleph get -o big.bin http://127.0.0.1:8080/bytes/1000000
+  aleph get -H 'Accept: text/plain' --max-time 5 http://127.0.0.1:8080/delay/100";
 
 pub const POST_EXAMPLES: &str = "\
 Examples:
-  aleph post --data 'a=1&b=2' http://127.0.0.1:10003/echo
-  aleph post --data @body.bin -H 'Content-Type: application/octet-stream' http://127.0.0.1:10003/echo
-  aleph post --json '{\"name\": \"aleph\"}' http://127.0.0.1:10003/echo
-  aleph post --form name=aleph --form lang=rust http://127.0.0.1:10003/echo";
+  aleph post --data 'a=1&b=2' http://127.0.0.1:8080/echo
+  aleph post --data @body.bin -H 'Content-Type: application/octet-stream' http://127.0.0.1:8080/echo
+  aleph post --json '{\"name\": \"aleph\"}' http://127.0.0.1:8080/echo
+  aleph post --form name=aleph --form lang=rust http://127.0.0.1:8080/echo";
 
 pub const REQUEST_EXAMPLES: &str = "\
 Examples:
-  aleph request -X DELETE http://127.0.0.1:10003/request
-  aleph request -X PUT --data @file.txt http://127.0.0.1:10003/echo
-  aleph request -X HEAD -i http://127.0.0.1:10003/";
+  aleph request -X DELETE http://127.0.0.1:8080/request
+  aleph request -X PUT --data @file.txt http://127.0.0.1:8080/echo
+  aleph request -X HEAD -i http://127.0.0.1:8080/";
 
 /// `aleph get`.
 #[derive(Debug, Args)]

@@ -395,3 +395,65 @@ async fn redirects_after_post_keep_or_drop_the_body_as_curl_does() {
     assert!(!seen.contains("s3cret"), "{seen}");
     assert!(!seen.contains("authorization"), "{seen}");
 }
+
+#[tokio::test]
+async fn a_connect_timeout_names_itself() {
+    // A listener whose accept queue is full (backlog 0, one connection
+    // waiting, never accepted): the kernel drops further SYNs, so a connect
+    // neither succeeds nor fails.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+        {
+            fillers.push(stream);
+        }
+    }
+    let out = run_aleph(
+        &[
+            "get",
+            "--connect-timeout",
+            "0.3",
+            &format!("http://{addr}/"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line(&out.stderr);
+    assert!(line.contains("timed out after 300ms"), "{line}");
+    assert!(line.contains(&addr.to_string()), "{line}");
+    drop(socket);
+}
+
+#[tokio::test]
+async fn the_progress_bar_shows_on_a_terminal() {
+    // `script` gives the command a terminal for stdin, stdout and stderr.
+    support::peers::require("script");
+    let demo = Demo::start(&[]).await;
+    let dir = TempDir::new("cli-tty");
+    let path = dir.join("got.txt");
+    let command = format!(
+        "{} get -o {} '{}'",
+        env!("CARGO_BIN_EXE_aleph"),
+        path.display(),
+        url(&demo, "/stream?n=4&ms=300")
+    );
+    let out = support::peers::run("script", ["-qec", &command, "/dev/null"], b"").await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let terminal = text(&out.stdout);
+    assert!(
+        terminal.contains("B/s"),
+        "a rate on the terminal: {terminal:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "chunk 0\nchunk 1\nchunk 2\nchunk 3\n"
+    );
+}
