@@ -23,6 +23,7 @@ APT_PEERS=(
     "gzip:gzip"
     "zstd:zstd"
     "brotli:brotli"
+    "script:bsdutils"
 )
 
 # For example "websockets:websockets", "httpx:httpx[http2]", "h2:h2".
