@@ -457,3 +457,27 @@ async fn the_progress_bar_shows_on_a_terminal() {
         "chunk 0\nchunk 1\nchunk 2\nchunk 3\n"
     );
 }
+
+#[tokio::test]
+async fn an_endless_body_is_written_as_it_comes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let demo = Demo::start(&[]).await;
+    // /events never ends: what is printed before the end can only have
+    // been written as it came.
+    let mut child = support::aleph(&["get", &url(&demo, "/events?ms=50")])
+        .spawn()
+        .expect("the aleph binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|line: &String| line == "id: 1") {
+        let line = support::within(lines.next_line()).await.unwrap();
+        seen.push(line.expect("the stream goes on"));
+    }
+    assert!(
+        seen.iter().any(|line| line.starts_with("data: ")),
+        "{seen:?}"
+    );
+    child.kill().await.unwrap();
+}
