@@ -2,6 +2,8 @@
 //! the exchange on it, redirects, replays of what the server never saw,
 //! opt-in retries, and the status check.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,25 +35,37 @@ struct Plan {
     h2c: bool,
 }
 
-pub(crate) async fn execute(
+/// Sends `request`; the future is boxed once here, so that moving it (into
+/// a task, a `FuturesUnordered`) moves a pointer, not its kilobytes of state.
+pub(crate) fn execute(
     inner: Arc<ClientInner>,
     request: RequestOptions,
-) -> Result<ClientResponse> {
+) -> Pin<Box<dyn Future<Output = Result<ClientResponse>> + Send + 'static>> {
+    Box::pin(execute_inner(inner, request))
+}
+
+async fn execute_inner(inner: Arc<ClientInner>, request: RequestOptions) -> Result<ClientResponse> {
     let started = Instant::now();
     let limit = request.timeout.or(inner.options.request_timeout);
     let deadline = limit.and_then(|limit| Some((started.checked_add(limit)?, limit)));
     let span = tracing::info_span!("request", method = %request.method, url = %request.url);
-    let url_text = request.url.clone();
-    let run = run(inner, request, deadline, started).instrument(span);
     match deadline {
-        None => run.await,
-        Some((at, limit)) => match tokio::time::timeout_at(at, run).await {
-            Ok(done) => done,
-            Err(_) => Err(Error::timeout(
-                TimeoutKind::Request,
-                format!("request timeout ({limit:?}) for {url_text}"),
-            )),
-        },
+        None => {
+            run(inner, request, deadline, started)
+                .instrument(span)
+                .await
+        }
+        Some((at, limit)) => {
+            let url_text = request.url.clone();
+            let run = run(inner, request, deadline, started).instrument(span);
+            match tokio::time::timeout_at(at, run).await {
+                Ok(done) => done,
+                Err(_) => Err(Error::timeout(
+                    TimeoutKind::Request,
+                    format!("request timeout ({limit:?}) for {url_text}"),
+                )),
+            }
+        }
     }
 }
 
@@ -144,8 +158,7 @@ async fn run(
     if method == Method::GET {
         response.reconnect = Some(super::sse::Reconnect {
             inner: inner.clone(),
-            url: response.url.clone(),
-            headers: headers.clone(),
+            headers,
         });
     }
     if throw && response.status().as_u16() >= 400 {
@@ -339,12 +352,11 @@ async fn exchange(
             Grant::Connection(checkout) => checkout,
             Grant::Connect(permit) => {
                 let mut connect_timings = ConnectTimings::default();
-                let connected = connect::connect(
-                    &settings(inner, plan, &target)?,
-                    &target,
-                    &mut connect_timings,
-                )
-                .await;
+                // Boxed: the connect's state is large and needed once per
+                // connection, not once per request.
+                let settings = settings(inner, plan, &target)?;
+                let connected =
+                    Box::pin(connect::connect(&settings, &target, &mut connect_timings)).await;
                 timings.dns = connect_timings.dns;
                 timings.connect = connect_timings.connect;
                 timings.tls = connect_timings.tls;
@@ -416,7 +428,7 @@ async fn exchange(
                 return Ok(ClientResponse {
                     head,
                     body,
-                    url: url_text.to_string(),
+                    url: url_text,
                     timings,
                     reused,
                     request: sent,

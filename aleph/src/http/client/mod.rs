@@ -486,7 +486,7 @@ impl tower_service::Service<RequestOptions> for Client {
     }
 
     fn call(&mut self, request: RequestOptions) -> Self::Future {
-        Box::pin(self.send(request))
+        exec::execute(self.inner.clone(), request)
     }
 }
 

@@ -84,7 +84,7 @@ pub struct SentRequest {
 pub struct ClientResponse {
     pub(crate) head: http::response::Parts,
     pub(crate) body: Body,
-    pub(crate) url: String,
+    pub(crate) url: std::sync::Arc<str>,
     pub(crate) timings: Timings,
     pub(crate) reused: bool,
     pub(crate) request: Option<SentRequest>,
