@@ -340,9 +340,19 @@ async fn exchange(
     let target = target(inner, url, plan.h2c);
     let copy = body.try_clone();
     let mut body = Some(body);
+    // The body opened (a file is opened before a connection is taken, so
+    // that an unreadable file costs no connection), and its length.
+    let mut opened: Option<(Body, Option<u64>)> = None;
     let mut timings = Timings::default();
     let mut replays = 0;
+    let mut dead = 0;
     loop {
+        if opened.is_none() {
+            let Some(payload) = body.take() else {
+                return Err(Error::new(ErrorKind::Body, "the request body was lost"));
+            };
+            opened = Some(payload.open().await?);
+        }
         let wait_started = Instant::now();
         let grant = acquire(inner, &target)
             .instrument(tracing::debug_span!("pool_wait", host = %target.key))
@@ -381,18 +391,21 @@ async fn exchange(
             timings.tls = None;
         }
         if let Sender::Http1(sender) = checkout.sender() {
-            if sender.ready().await.is_err() {
+            if let Err(error) = sender.ready().await {
                 // A pooled connection that died while idle.
                 checkout.set_broken();
                 drop(checkout);
+                dead += 1;
+                if dead > options.connections_per_host + MAX_REPLAYS {
+                    return Err(convert(error, url));
+                }
                 tracing::debug!(host = %target.key, "a pooled connection was dead; replaying");
                 continue;
             }
         }
-        let Some(payload) = body.take() else {
+        let Some((request_body, length)) = opened.take() else {
             return Err(Error::new(ErrorKind::Body, "the request body was lost"));
         };
-        let (request_body, length) = payload.open().await?;
         let (request, decode) =
             build_request(inner, method, url, headers, request_body, length, &checkout)?;
         let sent = plan.save_request.then(|| SentRequest {
@@ -444,7 +457,7 @@ async fn exchange(
                 }
                 replays += 1;
                 tracing::debug!(%error, "the server never saw the request; replaying");
-                body = Some(Payload::Body(request.into_body()));
+                opened = Some((request.into_body(), length));
             }
             Err(Failure::Refused(error)) => {
                 drop(checkout);
