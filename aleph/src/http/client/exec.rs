@@ -92,7 +92,7 @@ async fn run(
         retry_backoff,
         file,
     } = request;
-    let mut url = prepare_url(&url, &query, &mut headers)?;
+    let mut url = prepare_url(&inner, &url, &query, &mut headers)?;
     let throw = throw_exceptions.unwrap_or(options.throw_exceptions);
     let follow = follow_redirects.unwrap_or(options.follow_redirects);
     let max = max_redirects.unwrap_or(options.max_redirects);
@@ -169,25 +169,13 @@ async fn run(
 
 /// The URL parsed, its query extended, its user-info moved to an
 /// `Authorization` header (unless one is set).
-fn prepare_url(text: &str, query: &[(String, String)], headers: &mut HeaderMap) -> Result<Url> {
-    let mut url = Url::parse(text).map_err(|e| {
-        Error::with_source(ErrorKind::InvalidInput, format!("invalid URL {text:?}"), e)
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "unsupported URL scheme {:?} in {text:?} (http and https only)",
-                url.scheme()
-            ),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("no host in URL {text:?}"),
-        ));
-    }
+fn prepare_url(
+    inner: &ClientInner,
+    text: &str,
+    query: &[(String, String)],
+    headers: &mut HeaderMap,
+) -> Result<Url> {
+    let mut url = parse_url(inner, text)?;
     if !query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in query {
@@ -254,6 +242,46 @@ impl Payload {
     }
 }
 
+/// The most URLs a client keeps parsed; beyond, the cache starts over.
+const URL_CACHE: usize = 256;
+
+/// `text` parsed and checked (an `http` or `https` URL with a host); URLs
+/// seen before come from a small cache, as parsing (with its IDNA pass) is
+/// the costliest step of a small request.
+fn parse_url(inner: &ClientInner, text: &str) -> Result<Url> {
+    if let Some(url) = inner.urls.lock().get(text) {
+        return Ok(url.clone());
+    }
+    let url = Url::parse(text).map_err(|e| {
+        Error::with_source(ErrorKind::InvalidInput, format!("invalid URL {text:?}"), e)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "unsupported URL scheme {:?} in {text:?} (http and https only)",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("no host in URL {text:?}"),
+        ));
+    }
+    // Credentials are not kept.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Ok(url);
+    }
+    let mut urls = inner.urls.lock();
+    if urls.len() >= URL_CACHE {
+        urls.clear();
+    }
+    urls.insert(text.into(), url.clone());
+    Ok(url)
+}
+
 /// Sends with opt-in retries: after a failure, a body in memory is sent
 /// again after a backoff that doubles each time.
 async fn with_retries(
@@ -308,21 +336,52 @@ fn retryable(error: &Error) -> bool {
 /// The target of `url`: the pool's key and what to dial.
 fn target(inner: &ClientInner, url: &Url, h2c: bool) -> Target {
     let https = url.scheme() == "https";
-    let host = url.host_str().unwrap_or_default().to_owned();
+    let host = url.host_str().unwrap_or_default();
     let port = url
         .port_or_known_default()
         .unwrap_or(if https { 443 } else { 80 });
-    let key: Arc<str> = match &inner.options.unix_socket {
-        Some(path) => format!("unix:{}", path.display()).into(),
-        None if h2c && !https => format!("http://{host}:{port} (h2c)").into(),
-        None => format!("{}://{host}:{port}", url.scheme()).into(),
-    };
+    let h2c = h2c && !https;
+    // Built by hand: `format!` is a visible cost on a small request.
+    let mut key = String::with_capacity(host.len() + 24);
+    match &inner.options.unix_socket {
+        Some(path) => {
+            key.push_str("unix:");
+            key.push_str(&path.to_string_lossy());
+        }
+        None => {
+            key.push_str(url.scheme());
+            key.push_str("://");
+            key.push_str(host);
+            key.push(':');
+            push_decimal(&mut key, port);
+            if h2c {
+                key.push_str(" (h2c)");
+            }
+        }
+    }
     Target {
         key,
         https,
-        host,
+        host: host.to_owned(),
         port,
-        h2c: h2c && !https,
+        h2c,
+    }
+}
+
+fn push_decimal(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -354,9 +413,12 @@ async fn exchange(
             opened = Some(payload.open().await?);
         }
         let wait_started = Instant::now();
-        let grant = acquire(inner, &target)
-            .instrument(tracing::debug_span!("pool_wait", host = %target.key))
-            .await?;
+        let span = tracing::debug_span!("pool_wait", host = %target.key);
+        let grant = if span.is_disabled() {
+            acquire(inner, &target).await?
+        } else {
+            acquire(inner, &target).instrument(span).await?
+        };
         timings.pool_wait = Some(wait_started.elapsed());
         let mut checkout = match grant {
             Grant::Connection(checkout) => checkout,
@@ -408,17 +470,23 @@ async fn exchange(
         };
         let (request, decode) =
             build_request(inner, method, url, headers, request_body, length, &checkout)?;
-        let sent = plan.save_request.then(|| SentRequest {
-            method: request.method().clone(),
-            url: url.to_string(),
-            headers: request.headers().clone(),
-            version: request.version(),
+        let sent = plan.save_request.then(|| {
+            Box::new(SentRequest {
+                method: request.method().clone(),
+                url: url.to_string(),
+                headers: request.headers().clone(),
+                version: request.version(),
+            })
         });
         let version = request.version();
         let send_started = Instant::now();
-        let outcome = send(&mut checkout, request, options.response_header_timeout, url)
-            .instrument(tracing::debug_span!("wait_headers"))
-            .await;
+        let span = tracing::debug_span!("wait_headers");
+        let sending = send(&mut checkout, request, options.response_header_timeout, url);
+        let outcome = if span.is_disabled() {
+            sending.await
+        } else {
+            sending.instrument(span).await
+        };
         match outcome {
             Ok(response) => {
                 timings.first_byte = Some(send_started.elapsed());
@@ -556,10 +624,12 @@ fn build_request(
     *out = headers.clone();
     if !http2 && !out.contains_key(header::HOST) {
         let host = url.host_str().unwrap_or_default();
-        let value = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
+        let mut value = String::with_capacity(host.len() + 6);
+        value.push_str(host);
+        if let Some(port) = url.port() {
+            value.push(':');
+            push_decimal(&mut value, port);
+        }
         let value = HeaderValue::try_from(value).map_err(|e| {
             Error::with_source(ErrorKind::InvalidInput, format!("invalid host in {url}"), e)
         })?;
