@@ -542,10 +542,35 @@ async fn exchange(
                 if broken {
                     checkout.set_broken();
                 }
-                return Err(error);
+                drop(checkout);
+                // A reused connection the server closed just as the request
+                // went out (its keep-alive ran out): an idempotent request
+                // with a body that can be sent again is sent on a fresh
+                // connection (RFC 9110 §9.2.2).
+                let again = copy.as_ref().and_then(Payload::try_clone);
+                match again {
+                    Some(again)
+                        if reused
+                            && error.is_closed()
+                            && is_idempotent(method)
+                            && replays < MAX_REPLAYS =>
+                    {
+                        replays += 1;
+                        tracing::debug!(%error, "a reused connection closed; replaying");
+                        body = Some(again);
+                    }
+                    _ => return Err(error),
+                }
             }
         }
     }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 fn settings(inner: &ClientInner, plan: &Plan, target: &Target) -> Result<ConnectSettings> {
