@@ -324,3 +324,69 @@ async fn a_closed_http2_connection_is_replaced() {
     assert_eq!(again.text().await.unwrap(), "fresh");
     server.close().await;
 }
+
+/// A peer whose first connection answers one request with keep-alive and
+/// then closes when the next request comes (its keep-alive ran out just as
+/// the client reused it); later connections answer everything.
+async fn keep_alive_racer() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let first = connections.fetch_add(1, Ordering::SeqCst) == 0;
+            tokio::spawn(async move {
+                let mut served = 0;
+                loop {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if first && served == 1 {
+                        return;
+                    }
+                    served += 1;
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/")
+}
+
+#[tokio::test]
+async fn an_idempotent_request_on_a_connection_closed_as_it_was_reused_is_replayed() {
+    let url = keep_alive_racer().await;
+    let client = client();
+    let first = within(client.get(&url).send()).await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "ok");
+    let second = within(client.get(&url).send()).await.unwrap();
+    assert!(!second.reused(), "answered on a fresh connection");
+    assert_eq!(second.text().await.unwrap(), "ok");
+
+    let url = keep_alive_racer().await;
+    let client = self::client();
+    within(client.get(&url).send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let err = within(client.post(&url).body("once").send())
+        .await
+        .unwrap_err();
+    assert!(err.is_closed(), "a POST is not replayed: {err}");
+    settled(&client).await;
+}

@@ -69,7 +69,7 @@ pub(crate) async fn connect(
         None => settings.http2_prior_knowledge,
     };
     let io = TokioIo::new(stream);
-    let peer = target.key.clone();
+    let peer: std::sync::Arc<str> = target.key.as_str().into();
     if h2 {
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())

@@ -2,6 +2,8 @@
 //! the exchange on it, redirects, replays of what the server never saw,
 //! opt-in retries, and the status check.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,25 +35,37 @@ struct Plan {
     h2c: bool,
 }
 
-pub(crate) async fn execute(
+/// Sends `request`; the future is boxed once here, so that moving it (into
+/// a task, a `FuturesUnordered`) moves a pointer, not its kilobytes of state.
+pub(crate) fn execute(
     inner: Arc<ClientInner>,
     request: RequestOptions,
-) -> Result<ClientResponse> {
+) -> Pin<Box<dyn Future<Output = Result<ClientResponse>> + Send + 'static>> {
+    Box::pin(execute_inner(inner, request))
+}
+
+async fn execute_inner(inner: Arc<ClientInner>, request: RequestOptions) -> Result<ClientResponse> {
     let started = Instant::now();
     let limit = request.timeout.or(inner.options.request_timeout);
     let deadline = limit.and_then(|limit| Some((started.checked_add(limit)?, limit)));
     let span = tracing::info_span!("request", method = %request.method, url = %request.url);
-    let url_text = request.url.clone();
-    let run = run(inner, request, deadline, started).instrument(span);
     match deadline {
-        None => run.await,
-        Some((at, limit)) => match tokio::time::timeout_at(at, run).await {
-            Ok(done) => done,
-            Err(_) => Err(Error::timeout(
-                TimeoutKind::Request,
-                format!("request timeout ({limit:?}) for {url_text}"),
-            )),
-        },
+        None => {
+            run(inner, request, deadline, started)
+                .instrument(span)
+                .await
+        }
+        Some((at, limit)) => {
+            let url_text = request.url.clone();
+            let run = run(inner, request, deadline, started).instrument(span);
+            match tokio::time::timeout_at(at, run).await {
+                Ok(done) => done,
+                Err(_) => Err(Error::timeout(
+                    TimeoutKind::Request,
+                    format!("request timeout ({limit:?}) for {url_text}"),
+                )),
+            }
+        }
     }
 }
 
@@ -78,7 +92,7 @@ async fn run(
         retry_backoff,
         file,
     } = request;
-    let mut url = prepare_url(&url, &query, &mut headers)?;
+    let mut url = prepare_url(&inner, &url, &query, &mut headers)?;
     let throw = throw_exceptions.unwrap_or(options.throw_exceptions);
     let follow = follow_redirects.unwrap_or(options.follow_redirects);
     let max = max_redirects.unwrap_or(options.max_redirects);
@@ -144,8 +158,7 @@ async fn run(
     if method == Method::GET {
         response.reconnect = Some(super::sse::Reconnect {
             inner: inner.clone(),
-            url: response.url.clone(),
-            headers: headers.clone(),
+            headers,
         });
     }
     if throw && response.status().as_u16() >= 400 {
@@ -156,25 +169,13 @@ async fn run(
 
 /// The URL parsed, its query extended, its user-info moved to an
 /// `Authorization` header (unless one is set).
-fn prepare_url(text: &str, query: &[(String, String)], headers: &mut HeaderMap) -> Result<Url> {
-    let mut url = Url::parse(text).map_err(|e| {
-        Error::with_source(ErrorKind::InvalidInput, format!("invalid URL {text:?}"), e)
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "unsupported URL scheme {:?} in {text:?} (http and https only)",
-                url.scheme()
-            ),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("no host in URL {text:?}"),
-        ));
-    }
+fn prepare_url(
+    inner: &ClientInner,
+    text: &str,
+    query: &[(String, String)],
+    headers: &mut HeaderMap,
+) -> Result<Url> {
+    let mut url = parse_url(inner, text)?;
     if !query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in query {
@@ -241,6 +242,46 @@ impl Payload {
     }
 }
 
+/// The most URLs a client keeps parsed; beyond, the cache starts over.
+const URL_CACHE: usize = 256;
+
+/// `text` parsed and checked (an `http` or `https` URL with a host); URLs
+/// seen before come from a small cache, as parsing (with its IDNA pass) is
+/// the costliest step of a small request.
+fn parse_url(inner: &ClientInner, text: &str) -> Result<Url> {
+    if let Some(url) = inner.urls.lock().get(text) {
+        return Ok(url.clone());
+    }
+    let url = Url::parse(text).map_err(|e| {
+        Error::with_source(ErrorKind::InvalidInput, format!("invalid URL {text:?}"), e)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "unsupported URL scheme {:?} in {text:?} (http and https only)",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("no host in URL {text:?}"),
+        ));
+    }
+    // Credentials are not kept.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Ok(url);
+    }
+    let mut urls = inner.urls.lock();
+    if urls.len() >= URL_CACHE {
+        urls.clear();
+    }
+    urls.insert(text.into(), url.clone());
+    Ok(url)
+}
+
 /// Sends with opt-in retries: after a failure, a body in memory is sent
 /// again after a backoff that doubles each time.
 async fn with_retries(
@@ -295,21 +336,52 @@ fn retryable(error: &Error) -> bool {
 /// The target of `url`: the pool's key and what to dial.
 fn target(inner: &ClientInner, url: &Url, h2c: bool) -> Target {
     let https = url.scheme() == "https";
-    let host = url.host_str().unwrap_or_default().to_owned();
+    let host = url.host_str().unwrap_or_default();
     let port = url
         .port_or_known_default()
         .unwrap_or(if https { 443 } else { 80 });
-    let key: Arc<str> = match &inner.options.unix_socket {
-        Some(path) => format!("unix:{}", path.display()).into(),
-        None if h2c && !https => format!("http://{host}:{port} (h2c)").into(),
-        None => format!("{}://{host}:{port}", url.scheme()).into(),
-    };
+    let h2c = h2c && !https;
+    // Built by hand: `format!` is a visible cost on a small request.
+    let mut key = String::with_capacity(host.len() + 24);
+    match &inner.options.unix_socket {
+        Some(path) => {
+            key.push_str("unix:");
+            key.push_str(&path.to_string_lossy());
+        }
+        None => {
+            key.push_str(url.scheme());
+            key.push_str("://");
+            key.push_str(host);
+            key.push(':');
+            push_decimal(&mut key, port);
+            if h2c {
+                key.push_str(" (h2c)");
+            }
+        }
+    }
     Target {
         key,
         https,
-        host,
+        host: host.to_owned(),
         port,
-        h2c: h2c && !https,
+        h2c,
+    }
+}
+
+fn push_decimal(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -327,24 +399,36 @@ async fn exchange(
     let target = target(inner, url, plan.h2c);
     let copy = body.try_clone();
     let mut body = Some(body);
+    // The body opened (a file is opened before a connection is taken, so
+    // that an unreadable file costs no connection), and its length.
+    let mut opened: Option<(Body, Option<u64>)> = None;
     let mut timings = Timings::default();
     let mut replays = 0;
+    let mut dead = 0;
     loop {
+        if opened.is_none() {
+            let Some(payload) = body.take() else {
+                return Err(Error::new(ErrorKind::Body, "the request body was lost"));
+            };
+            opened = Some(payload.open().await?);
+        }
         let wait_started = Instant::now();
-        let grant = acquire(inner, &target)
-            .instrument(tracing::debug_span!("pool_wait", host = %target.key))
-            .await?;
+        let span = tracing::debug_span!("pool_wait", host = %target.key);
+        let grant = if span.is_disabled() {
+            acquire(inner, &target).await?
+        } else {
+            acquire(inner, &target).instrument(span).await?
+        };
         timings.pool_wait = Some(wait_started.elapsed());
         let mut checkout = match grant {
             Grant::Connection(checkout) => checkout,
             Grant::Connect(permit) => {
                 let mut connect_timings = ConnectTimings::default();
-                let connected = connect::connect(
-                    &settings(inner, plan, &target)?,
-                    &target,
-                    &mut connect_timings,
-                )
-                .await;
+                // Boxed: the connect's state is large and needed once per
+                // connection, not once per request.
+                let settings = settings(inner, plan, &target)?;
+                let connected =
+                    Box::pin(connect::connect(&settings, &target, &mut connect_timings)).await;
                 timings.dns = connect_timings.dns;
                 timings.connect = connect_timings.connect;
                 timings.tls = connect_timings.tls;
@@ -369,31 +453,40 @@ async fn exchange(
             timings.tls = None;
         }
         if let Sender::Http1(sender) = checkout.sender() {
-            if sender.ready().await.is_err() {
+            if let Err(error) = sender.ready().await {
                 // A pooled connection that died while idle.
                 checkout.set_broken();
                 drop(checkout);
+                dead += 1;
+                if dead > options.connections_per_host + MAX_REPLAYS {
+                    return Err(convert(error, url));
+                }
                 tracing::debug!(host = %target.key, "a pooled connection was dead; replaying");
                 continue;
             }
         }
-        let Some(payload) = body.take() else {
+        let Some((request_body, length)) = opened.take() else {
             return Err(Error::new(ErrorKind::Body, "the request body was lost"));
         };
-        let (request_body, length) = payload.open().await?;
         let (request, decode) =
             build_request(inner, method, url, headers, request_body, length, &checkout)?;
-        let sent = plan.save_request.then(|| SentRequest {
-            method: request.method().clone(),
-            url: url.to_string(),
-            headers: request.headers().clone(),
-            version: request.version(),
+        let sent = plan.save_request.then(|| {
+            Box::new(SentRequest {
+                method: request.method().clone(),
+                url: url.to_string(),
+                headers: request.headers().clone(),
+                version: request.version(),
+            })
         });
         let version = request.version();
         let send_started = Instant::now();
-        let outcome = send(&mut checkout, request, options.response_header_timeout, url)
-            .instrument(tracing::debug_span!("wait_headers"))
-            .await;
+        let span = tracing::debug_span!("wait_headers");
+        let sending = send(&mut checkout, request, options.response_header_timeout, url);
+        let outcome = if span.is_disabled() {
+            sending.await
+        } else {
+            sending.instrument(span).await
+        };
         match outcome {
             Ok(response) => {
                 timings.first_byte = Some(send_started.elapsed());
@@ -416,7 +509,7 @@ async fn exchange(
                 return Ok(ClientResponse {
                     head,
                     body,
-                    url: url_text.to_string(),
+                    url: url_text,
                     timings,
                     reused,
                     request: sent,
@@ -432,7 +525,7 @@ async fn exchange(
                 }
                 replays += 1;
                 tracing::debug!(%error, "the server never saw the request; replaying");
-                body = Some(Payload::Body(request.into_body()));
+                opened = Some((request.into_body(), length));
             }
             Err(Failure::Refused(error)) => {
                 drop(checkout);
@@ -449,10 +542,35 @@ async fn exchange(
                 if broken {
                     checkout.set_broken();
                 }
-                return Err(error);
+                drop(checkout);
+                // A reused connection the server closed just as the request
+                // went out (its keep-alive ran out): an idempotent request
+                // with a body that can be sent again is sent on a fresh
+                // connection (RFC 9110 §9.2.2).
+                let again = copy.as_ref().and_then(Payload::try_clone);
+                match again {
+                    Some(again)
+                        if reused
+                            && error.is_closed()
+                            && is_idempotent(method)
+                            && replays < MAX_REPLAYS =>
+                    {
+                        replays += 1;
+                        tracing::debug!(%error, "a reused connection closed; replaying");
+                        body = Some(again);
+                    }
+                    _ => return Err(error),
+                }
             }
         }
     }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 fn settings(inner: &ClientInner, plan: &Plan, target: &Target) -> Result<ConnectSettings> {
@@ -531,10 +649,12 @@ fn build_request(
     *out = headers.clone();
     if !http2 && !out.contains_key(header::HOST) {
         let host = url.host_str().unwrap_or_default();
-        let value = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
+        let mut value = String::with_capacity(host.len() + 6);
+        value.push_str(host);
+        if let Some(port) = url.port() {
+            value.push(':');
+            push_decimal(&mut value, port);
+        }
         let value = HeaderValue::try_from(value).map_err(|e| {
             Error::with_source(ErrorKind::InvalidInput, format!("invalid host in {url}"), e)
         })?;

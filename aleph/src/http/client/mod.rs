@@ -276,6 +276,8 @@ pub(crate) struct ClientInner {
     pub(crate) options: ClientOptions,
     pub(crate) pool: pool::Pool,
     tls: OnceLock<std::result::Result<ClientTls, crate::Error>>,
+    /// URLs parsed before, by their text (bounded: see `exec::parse_url`).
+    pub(crate) urls: parking_lot::Mutex<std::collections::HashMap<Box<str>, url::Url>>,
 }
 
 impl ClientInner {
@@ -327,6 +329,7 @@ impl Client {
                 pool: pool::Pool::new(limits),
                 options,
                 tls: OnceLock::new(),
+                urls: parking_lot::Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -486,7 +489,7 @@ impl tower_service::Service<RequestOptions> for Client {
     }
 
     fn call(&mut self, request: RequestOptions) -> Self::Future {
-        Box::pin(self.send(request))
+        exec::execute(self.inner.clone(), request)
     }
 }
 
@@ -540,7 +543,8 @@ impl IntoUrl for &http::Uri {
 /// Where a request goes: the pool's key and what the connector dials.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
-    pub(crate) key: pool::Key,
+    /// The pool's key, `scheme://host:port`; the pool keeps one shared copy.
+    pub(crate) key: String,
     pub(crate) https: bool,
     pub(crate) host: String,
     pub(crate) port: u16,

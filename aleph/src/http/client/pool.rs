@@ -317,11 +317,18 @@ impl Pool {
     ///
     /// [`PoolFull`](ErrorKind::PoolFull) when as many requests wait as
     /// `max_queue_size` allows.
-    pub(crate) fn acquire(&self, key: &Key, expect_h2: bool) -> Result<Acquire> {
+    pub(crate) fn acquire(&self, key: &str, expect_h2: bool) -> Result<Acquire> {
         let limits = self.shared.limits;
         let mut discarded = Vec::new();
         let mut guard = self.shared.state.lock();
         let state = &mut *guard;
+        // One shared copy of each host's key, made when the host is first
+        // seen.
+        let key: Key = match state.hosts.get_key_value(key) {
+            Some((known, _)) => known.clone(),
+            None => Arc::from(key),
+        };
+        let key = &key;
         if state.reaper.as_ref().is_none_or(|task| task.is_finished()) {
             state.reaper = self.start_reaper();
         }
@@ -348,7 +355,6 @@ impl Pool {
                 return Ok(Acquire::Ready(Grant::Connection(checkout)));
             }
         }
-        let host = state.hosts.entry(key.clone()).or_default();
         let now = Instant::now();
         while let Some(idle) = host.idle.pop_back() {
             let expired = limits

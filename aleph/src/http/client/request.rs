@@ -398,9 +398,12 @@ impl RequestBuilder {
     ///
     /// See the [client's errors](crate::http::client#errors).
     pub fn send(self) -> impl Future<Output = Result<ClientResponse>> + Send + 'static {
+        use futures_util::future::{ready, Either};
         let client = self.client.clone();
-        let built = self.build();
-        async move { client.send(built?).await }
+        match self.build() {
+            Ok(request) => Either::Left(super::exec::execute(client.inner, request)),
+            Err(error) => Either::Right(ready(Err(error))),
+        }
     }
 }
 

@@ -84,10 +84,10 @@ pub struct SentRequest {
 pub struct ClientResponse {
     pub(crate) head: http::response::Parts,
     pub(crate) body: Body,
-    pub(crate) url: String,
+    pub(crate) url: std::sync::Arc<str>,
     pub(crate) timings: Timings,
     pub(crate) reused: bool,
-    pub(crate) request: Option<SentRequest>,
+    pub(crate) request: Option<Box<SentRequest>>,
     pub(crate) redirects: usize,
     /// How to ask again, for an event stream's reconnection (a `GET`).
     pub(crate) reconnect: Option<super::sse::Reconnect>,
@@ -131,7 +131,7 @@ impl ClientResponse {
 
     /// The request as sent, when `save_request` was on.
     pub fn request(&self) -> Option<&SentRequest> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// How many redirects were followed to get here.

@@ -26,7 +26,6 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub(crate) struct Reconnect {
     pub(crate) inner: Arc<ClientInner>,
-    pub(crate) url: String,
     pub(crate) headers: HeaderMap,
 }
 
@@ -61,6 +60,7 @@ pub struct EventSource {
     // Reached only through `&mut self`: the wrappers make the source Sync.
     current: Option<SyncWrapper<EventStream>>,
     reconnect: Option<Reconnect>,
+    url: Arc<str>,
     last_event_id: Option<String>,
     retry: Duration,
     pending: Option<SyncWrapper<BoxFuture<'static, Result<ClientResponse>>>>,
@@ -71,6 +71,7 @@ impl EventSource {
     pub(crate) fn new(response: ClientResponse) -> EventSource {
         let reconnect = response.reconnect.clone();
         EventSource {
+            url: response.url.clone(),
             current: Some(SyncWrapper::new(EventStream::new(response.body))),
             reconnect,
             last_event_id: None,
@@ -111,7 +112,7 @@ impl EventSource {
         let wait = self.retry;
         let request = RequestOptions {
             method: Method::GET,
-            url: plan.url.clone(),
+            url: self.url.to_string(),
             headers,
             throw_exceptions: Some(false),
             ..RequestOptions::default()
