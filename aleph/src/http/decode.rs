@@ -452,6 +452,20 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn zstd_windows_over_8_mib_are_refused_as_rfc_9659_allows() {
+        let zeros = vec![0u8; 32 << 20];
+        let small_window = tool("zstd", &["-c", "-q", "--long=23"], &zeros);
+        let decoded = decode_all(Body::from(small_window), "zstd").await.unwrap();
+        assert_eq!(decoded.len(), zeros.len());
+        let large_window = tool("zstd", &["-c", "-q", "--long=25"], &zeros);
+        let error = decode_all(Body::from(large_window), "zstd")
+            .await
+            .map(|out| out.len())
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode, "{error}");
+    }
+
     #[test]
     fn zlib_headers_are_told_from_raw_deflate() {
         assert!(is_zlib(&[0x78, 0x9c]));
