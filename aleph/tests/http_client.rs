@@ -1478,3 +1478,64 @@ async fn a_file_body_is_streamed_with_its_length_and_sent_again_after_a_307() {
     assert!(missing.to_string().contains("nope"), "{missing}");
     server.close().await;
 }
+
+#[tokio::test]
+async fn queued_requests_are_served_in_the_order_they_came() {
+    let order = Arc::new(shared_list::Order::default());
+    let release: Channel<()> = Channel::buffered(16);
+    let (o, r) = (order.clone(), release.clone());
+    let server = serve(move |req: Request| {
+        let (o, r) = (o.clone(), r.clone());
+        async move {
+            o.push(req.uri().path().to_owned());
+            r.recv().await;
+            "done"
+        }
+    })
+    .await;
+    let client = Client::new(ClientOptions {
+        connections_per_host: 1,
+        ..Default::default()
+    });
+    let mut requests = Vec::new();
+    for (i, path) in ["/a", "/b", "/c", "/d"].into_iter().enumerate() {
+        requests.push(tokio::spawn(client.get(url(&server, path)).send()));
+        // Each is queued (or, the first, in flight) before the next comes.
+        until_stats(&client, "the request taken in", |t| {
+            t.in_use + t.queued == i + 1
+        })
+        .await;
+    }
+    for _ in 0..4 {
+        release.send(()).await.unwrap();
+    }
+    for request in requests {
+        within(request)
+            .await
+            .unwrap()
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert_eq!(order.taken(), ["/a", "/b", "/c", "/d"]);
+    server.close().await;
+}
+
+/// A list shared between the test and its handler.
+mod shared_list {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct Order(Mutex<Vec<String>>);
+
+    impl Order {
+        pub fn push(&self, item: String) {
+            self.0.lock().unwrap().push(item);
+        }
+
+        pub fn taken(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+}
