@@ -1539,3 +1539,31 @@ mod shared_list {
         }
     }
 }
+
+#[tokio::test]
+async fn a_stream_that_times_out_leaves_its_http2_connection_shared() {
+    let gate = gated().await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        response_header_timeout: Some(Duration::from_millis(50)),
+        ..Default::default()
+    });
+    let err = within(client.get(url(&gate.server, "/")).send())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.timeout_kind(),
+        Some(TimeoutKind::ResponseHeaders),
+        "{err}"
+    );
+    for _ in 0..2 {
+        gate.release.send(()).await.unwrap();
+    }
+    let res = within(client.get(url(&gate.server, "/")).send())
+        .await
+        .unwrap();
+    assert!(res.reused(), "the same connection carries the next request");
+    assert_eq!(res.text().await.unwrap(), "released");
+    assert_eq!(client.stats().total().live, 1);
+    gate.server.close().await;
+}

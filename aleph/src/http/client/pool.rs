@@ -271,8 +271,17 @@ impl Checkout {
     /// Marks the connection as broken: it is closed on release, and never
     /// handed out again (an HTTP/2 connection stops being shared at once;
     /// the requests still on it finish there).
+    ///
+    /// A request's failure on an HTTP/2 connection breaks the connection
+    /// only when the connection itself is closed: a stream's error (a
+    /// reset, a timeout) leaves the other streams and later requests on it.
     pub(crate) fn set_broken(&mut self) {
         self.reusable = false;
+        if let Some(Sender::Http2(sender)) = &self.sender {
+            if !sender.is_closed() {
+                return;
+            }
+        }
         if !self.shared {
             return;
         }
