@@ -1567,3 +1567,52 @@ async fn a_stream_that_times_out_leaves_its_http2_connection_shared() {
     assert_eq!(client.stats().total().live, 1);
     gate.server.close().await;
 }
+
+/// With the clock paused, a sleep ends only once every other task is idle:
+/// then a producer the connection does not hold back would have sent all
+/// it had.
+#[tokio::test(start_paused = true)]
+async fn a_streamed_request_body_is_produced_only_as_fast_as_the_server_reads() {
+    const CHUNKS: usize = 100_000; // 6.4 GB: far past any buffer
+    let release: Channel<()> = Channel::buffered(1);
+    let r = release.clone();
+    let server = serve(move |req: Request| {
+        let r = r.clone();
+        async move {
+            // Reads nothing until released, then all of it.
+            r.recv().await;
+            bytes::to_bytes(req.into_body())
+                .await
+                .map(|b| b.len().to_string())
+                .unwrap_or_default()
+        }
+    })
+    .await;
+    let client = Client::default();
+    let chunks: Channel<Bytes> = Channel::buffered(1);
+    let sent = Arc::new(AtomicUsize::new(0));
+    let (producer, count) = (chunks.clone(), sent.clone());
+    tokio::spawn(async move {
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        for _ in 0..CHUNKS {
+            if producer.send(chunk.clone()).await.is_err() {
+                return;
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        producer.close();
+    });
+    let request = tokio::spawn(client.post(url(&server, "/")).body(chunks.clone()).send());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let so_far = sent.load(Ordering::SeqCst);
+    assert!(so_far > 0, "the body started");
+    assert!(
+        so_far < 1000,
+        "{so_far} chunks sent to a server that reads nothing"
+    );
+    assert_eq!(chunks.description().pending_sends, 1, "the producer waits");
+    request.abort();
+    let _ = request.await;
+    release.close();
+    server.close().await;
+}
