@@ -1616,3 +1616,24 @@ async fn a_streamed_request_body_is_produced_only_as_fast_as_the_server_reads() 
     release.close();
     server.close().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn retries_wait_a_backoff_that_doubles() {
+    let (port, seen) = flaky(2).await;
+    let client = Client::default();
+    let started = tokio::time::Instant::now();
+    let res = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .retry(2, Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    // 1 s, then 2 s, on the paused clock.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+}
