@@ -20,12 +20,17 @@ APT_PEERS=(
     "nginx:nginx"
     "h2load:nghttp2-client"
     "wrk:wrk"
+    "gzip:gzip"
+    "zstd:zstd"
+    "brotli:brotli"
+    "script:bsdutils"
 )
 
 # For example "websockets:websockets", "httpx:httpx[http2]", "h2:h2".
 PIP_PEERS=(
     "httpx:httpx[http2]"
     "h2:h2"
+    "hypercorn:hypercorn"
 )
 
 SUDO=()

@@ -3,6 +3,9 @@
 mod args;
 mod demo;
 mod demo_http;
+mod http;
+mod http_args;
+mod http_output;
 mod logging;
 mod output;
 mod signals;
@@ -14,8 +17,8 @@ use std::process::ExitCode;
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 
 /// What `aleph --help` prints above the usage line.
-const ABOUT: &str = "asynchronous networking from the command line: demo servers and \
-netcat-like TCP and UDP clients (HTTP, WebSocket and DNS are coming)";
+const ABOUT: &str = "asynchronous networking from the command line: demo servers, an HTTP \
+client, and netcat-like TCP and UDP clients (WebSocket and DNS are coming)";
 
 /// What `aleph --help` prints below the options.
 const AFTER_HELP: &str = "\
@@ -24,16 +27,18 @@ Examples:
   aleph tcp 127.0.0.1:10001           type lines, get them back
   aleph udp 127.0.0.1:10002           the same, one datagram per line
   aleph tcp --tls example.com:443     TLS, verified against the system's roots
+  aleph get -i https://example.com/   an HTTP GET, status line and headers first
+  aleph post --json '{\"a\": 1}' URL  a POST with a JSON body
 
-Coming: `aleph http` (HTTP/1.1 and HTTP/2 client and server), `aleph ws` (WebSocket) and
-`aleph dns`, each with the library support behind it.
+Coming: `aleph ws` (WebSocket) and `aleph dns`, each with the library support behind it.
 
 Logging goes to stderr: warnings by default, -v for info, -vv for debug, -vvv for trace,
 -q for errors only. RUST_LOG, when set, decides instead (for example RUST_LOG=aleph=debug).
 
 Exit status:
   0    success; also when the reader of the output went away (a closed pipe)
-  1    a runtime failure, told in one line on stderr
+  1    a runtime failure, told in one line on stderr; for get, post and request also
+       a response status of 400 or more (its body is still written; --no-fail exits 0)
   2    a usage error (bad arguments), told by the usage message
   130  `aleph demo` stopped at once by a second SIGINT during its graceful shutdown
   143  the same for a second SIGTERM";
@@ -73,6 +78,16 @@ enum Command {
     /// that come back; after the end of stdin, wait --wait seconds for the last replies.
     #[command(after_help = udp::EXAMPLES)]
     Udp(udp::UdpArgs),
+    /// Fetch a URL with GET over HTTP/1.1 or HTTP/2 (http or https); the body goes to
+    /// stdout (or -o FILE), redirects are followed.
+    #[command(after_help = http::GET_EXAMPLES)]
+    Get(http::GetArgs),
+    /// Send a POST with --data, --json or --form; the response body goes to stdout.
+    #[command(after_help = http::POST_EXAMPLES)]
+    Post(http::PostArgs),
+    /// Send a request with any method (-X), with a body as post takes it.
+    #[command(after_help = http::REQUEST_EXAMPLES)]
+    Request(http::RequestArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +99,7 @@ fn main() -> ExitCode {
     } else {
         i8::try_from(cli.verbose).unwrap_or(i8::MAX)
     });
+    let verbose = cli.verbose > 0;
     let Some(command) = cli.command else {
         output::help(&Cli::command().render_help().to_string());
         return ExitCode::SUCCESS;
@@ -95,6 +111,21 @@ fn main() -> ExitCode {
         Command::Demo(args) => runtime.block_on(demo::run(args)),
         Command::Tcp(args) => runtime.block_on(tcp::run(args)),
         Command::Udp(args) => runtime.block_on(udp::run(args)),
+        Command::Get(args) => runtime.block_on(http::run(
+            aleph::http::Method::GET,
+            args.http,
+            None,
+            verbose,
+        )),
+        Command::Post(args) => runtime.block_on(http::run(
+            aleph::http::Method::POST,
+            args.http,
+            Some(args.body),
+            verbose,
+        )),
+        Command::Request(args) => {
+            runtime.block_on(http::run(args.method, args.http, Some(args.body), verbose))
+        }
     };
     // Reading stdin happens on a blocking thread that cannot be interrupted,
     // and a forced stop leaves connections behind: do not wait for either.

@@ -155,7 +155,7 @@ fn client_tls(args: &TcpArgs) -> Result<ClientTls, Box<dyn Error>> {
 const CACERT_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// The contents of the `--cacert` file, refused past [`CACERT_LIMIT`].
-fn read_cacert(path: &Path) -> Result<Vec<u8>, Box<dyn Error>> {
+pub fn read_cacert(path: &Path) -> Result<Vec<u8>, Box<dyn Error>> {
     use std::io::Read;
 
     let cannot = |e: std::io::Error| format!("cannot read --cacert {}: {e}", path.display());

@@ -36,7 +36,9 @@ async fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
     let out = run_aleph(&["--help"], b"").await;
     let help = text(&out.stdout);
     for expected in [
-        "HTTP, WebSocket and DNS are coming",
+        "an HTTP client",
+        "WebSocket and DNS are coming",
+        "a response status of 400 or more",
         "Exit status:",
         "  2    a usage error",
         "  1    a runtime failure",
@@ -52,7 +54,7 @@ async fn help_says_what_exists_what_is_coming_and_the_exit_codes() {
 
 #[tokio::test]
 async fn every_subcommand_help_shows_an_example() {
-    for sub in ["demo", "tcp", "udp"] {
+    for sub in ["demo", "tcp", "udp", "get", "post", "request"] {
         let out = run_aleph(&[sub, "--help"], b"").await;
         assert!(out.status.success());
         let help = text(&out.stdout);

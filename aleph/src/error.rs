@@ -7,6 +7,7 @@
 //! to match on, and a message that says what failed and where, with the
 //! underlying cause behind [`source()`](std::error::Error::source).
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
@@ -50,6 +51,43 @@ struct Inner {
     /// A user's error wrapped by [`Error::other`]: it speaks for itself
     /// (its text is the message, its source the source), as `io::Error::other`.
     transparent: bool,
+    /// Which time limit passed, for errors of kind [`ErrorKind::Timeout`]
+    /// that know it.
+    timeout: Option<TimeoutKind>,
+    /// What a protocol attaches for its own accessors (the HTTP client's
+    /// status and response); the core neither reads nor names it.
+    payload: Option<Box<dyn Any + Send + Sync>>,
+}
+
+/// Which time limit an error of kind [`ErrorKind::Timeout`] is about.
+///
+/// Each of a client's limits is its own kind, so that a caller can retry a
+/// connect timeout and report a slow server differently.
+///
+/// # Examples
+///
+/// ```
+/// use aleph::TimeoutKind;
+///
+/// fn retryable(kind: Option<TimeoutKind>) -> bool {
+///     matches!(kind, Some(TimeoutKind::Connect | TimeoutKind::PoolWait))
+/// }
+/// assert!(retryable(Some(TimeoutKind::Connect)));
+/// assert!(!retryable(Some(TimeoutKind::Read)));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    /// Resolving, connecting and the TLS handshake took too long.
+    Connect,
+    /// No connection of the pool became free in time.
+    PoolWait,
+    /// The peer did not send the response's head in time.
+    ResponseHeaders,
+    /// The peer sent nothing for too long while a body was read.
+    Read,
+    /// The whole request (every redirect, the body included) took too long.
+    Request,
 }
 
 /// Declares the error kinds: one line per kind gives the variant, its
@@ -131,6 +169,16 @@ kinds! {
     Decode => is_decode, "decode error";
     /// A task or callback panicked; the panic message is in the error's message.
     Panic => is_panic, "panicked";
+    /// A message body was cut short or could not be sent or read.
+    Body => is_body, "body error";
+    /// A client followed more redirects than it allows.
+    Redirect => is_redirect, "too many redirects";
+    /// A client's pool had as many requests waiting as it allows.
+    PoolFull => is_pool_full, "pool queue full";
+    /// The server answered with an error status (HTTP: 400 and above).
+    Status => is_status, "error status";
+    /// An argument was malformed (a URL, a header value).
+    InvalidInput => is_invalid_input, "invalid input";
     /// An error raised by user code through [`Error::other`].
     Other => is_other, "error";
 }
@@ -211,6 +259,8 @@ impl Error {
                 message: message.into(),
                 source: None,
                 transparent: false,
+                timeout: None,
+                payload: None,
             }),
         }
     }
@@ -227,7 +277,70 @@ impl Error {
                 message: message.into(),
                 source: Some(source.into()),
                 transparent: false,
+                timeout: None,
+                payload: None,
             }),
+        }
+    }
+
+    /// Which time limit passed, for a timeout that knows it; `None` for
+    /// other errors and for timeouts of operations with one limit only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = aleph::Error::other("not a timeout");
+    /// assert_eq!(err.timeout_kind(), None);
+    /// ```
+    pub fn timeout_kind(&self) -> Option<TimeoutKind> {
+        self.inner.timeout
+    }
+
+    /// A timeout error naming which limit passed.
+    pub(crate) fn timeout(which: TimeoutKind, message: impl Into<Cow<'static, str>>) -> Error {
+        Error::new(ErrorKind::Timeout, message).with_timeout_kind(which)
+    }
+
+    /// This error marked as the passing of limit `which`; a freshly made
+    /// error is changed in place, a shared one copied.
+    pub(crate) fn with_timeout_kind(self, which: TimeoutKind) -> Error {
+        self.rebuilt(|inner| inner.timeout = Some(which))
+    }
+
+    /// An error carrying a protocol's payload for its own accessors.
+    pub(crate) fn with_payload(
+        kind: ErrorKind,
+        message: impl Into<Cow<'static, str>>,
+        payload: Box<dyn Any + Send + Sync>,
+    ) -> Error {
+        Error::new(kind, message).rebuilt(|inner| inner.payload = Some(payload))
+    }
+
+    /// The payload attached by [`Error::with_payload`].
+    pub(crate) fn payload(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.inner.payload.as_deref()
+    }
+
+    /// This error with `change` applied to its own copy of the inner data.
+    fn rebuilt(mut self, change: impl FnOnce(&mut Inner)) -> Error {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            change(inner);
+            return self;
+        }
+        let kind = self.inner.kind;
+        let message = self.inner.message.clone();
+        let mut inner = Inner {
+            kind,
+            message,
+            // The cause is shared by the original: it is kept behind it.
+            source: Some(Box::new(self.clone())),
+            transparent: false,
+            timeout: self.inner.timeout,
+            payload: None,
+        };
+        change(&mut inner);
+        Error {
+            inner: Arc::new(inner),
         }
     }
 
@@ -241,6 +354,8 @@ impl Error {
                     message: Cow::Borrowed(""),
                     source: Some(foreign),
                     transparent: true,
+                    timeout: None,
+                    payload: None,
                 }),
             },
         }

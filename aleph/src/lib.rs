@@ -177,5 +177,5 @@ pub mod tcp;
 pub mod tls;
 pub mod udp;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, TimeoutKind};
 pub use net::Server;

@@ -64,3 +64,79 @@ async fn request_and_body_names_hold_with_the_common_traits_in_scope() {
     let mut event = sse::Event::data("d");
     let _: sse::Event = event.with_id("1").with_event("e");
 }
+
+#[allow(unused_variables)]
+#[tokio::test]
+async fn client_names_hold_with_the_common_traits_in_scope() {
+    use std::time::Duration;
+
+    use aleph::bytes::{BlockingReader, Bytes, IntoAsyncRead, Lines};
+    use aleph::http::{
+        Client, ClientOptions, ClientResponse, EventSource, HeaderMap, Method, PoolStats,
+        RequestBuilder, RequestOptions, SentRequest, StatusCode, Timings, Version,
+    };
+
+    let server = aleph::http::start_server(|_req: Request| "names", ServerOptions::default())
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}/", server.port());
+    let mut client: Client = Client::new(ClientOptions::default());
+    let mut builder: RequestBuilder = client
+        .get(&url)
+        .query(&[("a", "1")])
+        .header("x-a", "1")
+        .headers(HeaderMap::new())
+        .body("b")
+        .form(&[("k", "v")])
+        .basic_auth("u", Some("p"))
+        .bearer_auth("t")
+        .accept("text/plain")
+        .content_type("text/plain")
+        .timeout(Duration::from_secs(5))
+        .version(Version::HTTP_11)
+        .throw_exceptions(true)
+        .follow_redirects(true)
+        .max_redirects(3)
+        .save_request(true)
+        .retry(0, Duration::ZERO);
+    let built: RequestOptions = builder.build().unwrap();
+    let mut response: ClientResponse = client.send(built).await.unwrap();
+    let status: StatusCode = response.status();
+    let version: Version = response.version();
+    let headers: &HeaderMap = response.headers();
+    let url_now: &str = response.url();
+    let timings: &Timings = response.timings();
+    let reused: bool = response.reused();
+    let sent: Option<&SentRequest> = response.request();
+    let redirects: usize = response.redirects();
+    let body: &mut Body = response.body();
+    let text: String = response.text().await.unwrap();
+    assert_eq!(text, "names");
+    for method in [
+        client.post(&url),
+        client.put(&url),
+        client.patch(&url),
+        client.delete(&url),
+        client.head(&url),
+        client.options(&url),
+        client.request(Method::GET, &url),
+    ] {
+        let mut response: ClientResponse = method.send().await.unwrap();
+        let bytes: Bytes = response.bytes().await.unwrap();
+    }
+    let response: ClientResponse = client.get(&url).send().await.unwrap();
+    let lines: Lines = response.lines();
+    let response: ClientResponse = client.get(&url).send().await.unwrap();
+    let read: IntoAsyncRead = response.into_async_read();
+    let response: ClientResponse = client.get(&url).send().await.unwrap();
+    let reader: BlockingReader = response.into_reader();
+    drop(reader);
+    let response: ClientResponse = client.get(&url).send().await.unwrap();
+    let mut events: EventSource = response.sse().reconnect(false);
+    let id: Option<&str> = events.last_event_id();
+    let response: ClientResponse = client.get(&url).send().await.unwrap();
+    let inner: http::Response<Body> = response.into_inner();
+    let stats: PoolStats = client.stats();
+    let options: &ClientOptions = client.client_options();
+    server.close().await;
+}

@@ -34,7 +34,7 @@ fn layer(module: &str) -> Option<Layer> {
 /// What the crate root re-exports, by the module that defines it.
 fn root_item(item: &str) -> Option<&'static str> {
     match item {
-        "Error" | "ErrorKind" | "Result" => Some("error"),
+        "Error" | "ErrorKind" | "Result" | "TimeoutKind" => Some("error"),
         "Server" => Some("net"),
         _ => None,
     }

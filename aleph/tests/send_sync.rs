@@ -101,3 +101,22 @@ fn public_async_functions_return_send_futures(server: Server, socket: udp::Socke
     send(&socket.send_to(Packet::new("127.0.0.1:9".parse().unwrap(), "x")));
     send(&socket.recv());
 }
+
+#[test]
+fn http_client_handles_are_send_sync_and_its_futures_send() {
+    use aleph::http::{
+        Client, ClientOptions, ClientResponse, EventSource, PoolStats, RequestBuilder,
+        RequestOptions,
+    };
+    shared::<Client>();
+    shared::<ClientOptions>();
+    shared::<PoolStats>();
+    send_sync::<ClientResponse>();
+    send_sync::<RequestBuilder>();
+    send_sync::<RequestOptions>();
+    send_sync::<EventSource>();
+    let client = Client::default();
+    send(&client.get("http://127.0.0.1:1/").send());
+    send(&client.send(RequestOptions::default()));
+    send(&aleph::http::get("http://127.0.0.1:1/"));
+}

@@ -6,6 +6,7 @@
 //! over the peer's). `ALEPH_BENCH_SCALE` scales every workload (default 1.0).
 
 mod bus;
+mod http_client;
 mod http_server;
 mod measure;
 mod report;
@@ -54,6 +55,11 @@ const BENCHMARKS: &[Benchmark] = &[
         description: "requests/s, p99 and RSS of the hello handler under wrk (HTTP/1.1) and h2load (h2c): aleph vs raw hyper, axum and actix-web",
         run: http_server::run,
     },
+    Benchmark {
+        name: "http-client",
+        description: "GET requests/s (sequential, 64 in flight) and a 64 MiB download over HTTP/1.1 and h2c from one raw hyper server: aleph's client vs reqwest and hyper-util's legacy client",
+        run: http_client::run,
+    },
 ];
 
 /// Measured rounds per case; each implementation runs once per round.
@@ -71,6 +77,17 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("aleph-bench: {name} server: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
+    if let [serve] = args.as_slice() {
+        if serve == "__serve-http-client" {
+            return match http_client::serve() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("aleph-bench: http-client server: {message}");
                     ExitCode::FAILURE
                 }
             };

@@ -248,6 +248,16 @@ impl Body {
         }
     }
 
+    /// A copy of a body in memory (or empty), to send again; `None` for a
+    /// streamed body, which can be read only once.
+    pub(crate) fn try_clone(&self) -> Option<Body> {
+        match &self.inner {
+            Inner::Empty => Some(Body::empty()),
+            Inner::Full(bytes) => Some(Body::from(bytes.clone())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn incoming(incoming: Incoming) -> Body {
         Body {
             inner: Inner::Incoming(Box::new(incoming)),

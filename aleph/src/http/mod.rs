@@ -45,7 +45,9 @@
 //! body, on the same listener and shutdown.
 
 mod body;
+pub mod client;
 mod conn_io;
+pub(crate) mod decode;
 mod handler;
 mod incoming;
 mod options;
@@ -57,6 +59,11 @@ mod server;
 pub mod sse;
 
 pub use body::Body;
+pub use client::{
+    delete, get, head, options, patch, post, put, request, Client, ClientOptions, ClientResponse,
+    EventSource, HostStats, IntoUrl, PoolStats, RequestBuilder, RequestOptions, SentRequest,
+    Timings,
+};
 #[doc(hidden)]
 pub use handler::markers;
 pub use handler::Handler;

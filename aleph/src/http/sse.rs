@@ -1,6 +1,7 @@
 //! Server-sent events (the `text/event-stream` format of the HTML standard,
-//! §9.2): an [`Event`] type and a [`response`] that streams events, each
-//! flushed as it is sent, with keep-alive comments in the quiet times.
+//! §9.2): an [`Event`] type, a [`response`] that streams events, each
+//! flushed as it is sent, with keep-alive comments in the quiet times, and
+//! an [`EventStream`] that parses them back out of any body.
 //!
 //! # Examples
 //!
@@ -33,6 +34,10 @@ use futures_core::Stream;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 
 use super::{Body, Response};
+
+mod parse;
+
+pub use parse::EventStream;
 
 /// One server-sent event.
 ///
@@ -116,6 +121,20 @@ impl Event {
             event: Some(event.into()),
             ..self
         }
+    }
+
+    /// The event's type, `"message"` when it has none (as browsers name it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use aleph::http::sse::Event;
+    ///
+    /// assert_eq!(Event::data("hi").event_type(), "message");
+    /// assert_eq!(Event::data("hi").with_event("tick").event_type(), "tick");
+    /// ```
+    pub fn event_type(&self) -> &str {
+        self.event.as_deref().unwrap_or("message")
     }
 
     /// The event in the wire format, one message (ending in a blank line).

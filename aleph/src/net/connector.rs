@@ -44,6 +44,28 @@ pub(crate) struct ConnectorOptions {
 /// [`Timeout`](ErrorKind::Timeout) naming the step the deadline cut short,
 /// [`Tls`](ErrorKind::Tls); each message names the target.
 pub(crate) async fn connect(options: &ConnectorOptions) -> Result<(RawStream, ConnectionInfo)> {
+    let mut timings = ConnectTimings::default();
+    connect_timed(options, &mut timings).await
+}
+
+/// How long each step of a connect took; a step not taken (no DNS for an IP
+/// address, no TLS on plain TCP) stays `None`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ConnectTimings {
+    pub(crate) dns: Option<Duration>,
+    pub(crate) connect: Option<Duration>,
+    pub(crate) tls: Option<Duration>,
+}
+
+/// [`connect`], recording each step's duration in `timings` as it ends (so
+/// a failed connect still tells how far it came), each step in its own
+/// `tracing` span (`dns`, `connect`, `tls`) under the caller's.
+pub(crate) async fn connect_timed(
+    options: &ConnectorOptions,
+    timings: &mut ConnectTimings,
+) -> Result<(RawStream, ConnectionInfo)> {
+    use tracing::Instrument;
+
     let timeout = options.connect_timeout;
     // A timeout past what an instant can hold ("never", written as
     // `Duration::MAX`) is as good as none.
@@ -64,27 +86,42 @@ pub(crate) async fn connect(options: &ConnectorOptions) -> Result<(RawStream, Co
                         )
                     })
             };
-            let stream = within(deadline, timeout, format!("connect to {target}"), connect).await?;
+            let started = Instant::now();
+            let stream = within(deadline, timeout, format!("connect to {target}"), connect)
+                .instrument(tracing::debug_span!("connect", unix = %target))
+                .await;
+            timings.connect = Some(started.elapsed());
+            let stream = stream?;
             info.unix_path = Some(path.clone());
             Socket::Unix(stream)
         }
         None => {
             let host = &options.host;
             let target = format!("{host}:{}", options.port);
+            let started = Instant::now();
             let addrs = within(
                 deadline,
                 timeout,
                 format!("resolving {host}"),
                 resolve(host, options.port),
             )
-            .await?;
+            .instrument(tracing::debug_span!("dns", host = %host))
+            .await;
+            if !is_ip(host) {
+                timings.dns = Some(started.elapsed());
+            }
+            let addrs = addrs?;
+            let started = Instant::now();
             let stream = within(
                 deadline,
                 timeout,
                 format!("connect to {target}"),
                 connect_tcp(&target, &addrs, options.local_addr),
             )
-            .await?;
+            .instrument(tracing::debug_span!("connect", target = %target))
+            .await;
+            timings.connect = Some(started.elapsed());
+            let stream = stream?;
             options.stream.apply(&stream).map_err(|e| {
                 Error::from_io(e, format!("cannot set socket options for {target}"))
             })?;
@@ -105,13 +142,17 @@ pub(crate) async fn connect(options: &ConnectorOptions) -> Result<(RawStream, Co
             .await
             .map_err(|error| crate::tls::handshake_error(&peer, error))
     };
+    let started = Instant::now();
     let stream = within(
         deadline,
         timeout,
         format!("TLS handshake with {peer}"),
         handshake,
     )
-    .await?;
+    .instrument(tracing::debug_span!("tls", server_name = %name))
+    .await;
+    timings.tls = Some(started.elapsed());
+    let stream = stream?;
     info.tls = Some(TlsInfo::from_client(stream.get_ref().1, name));
     Ok((RawStream::ClientTls(Box::new(stream)), info))
 }
@@ -125,11 +166,17 @@ async fn within<T>(
 ) -> Result<T> {
     match tokio::time::timeout_at(deadline, future).await {
         Ok(done) => done,
-        Err(_) => Err(Error::new(
-            ErrorKind::Timeout,
+        Err(_) => Err(Error::timeout(
+            crate::TimeoutKind::Connect,
             format!("{step} timed out after {timeout:?}"),
         )),
     }
+}
+
+/// True when `host` is an IP address literal (bracketed or not): no lookup.
+fn is_ip(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Resolves `host:port` to socket addresses, in the order to try them; an IP

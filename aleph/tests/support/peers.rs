@@ -171,7 +171,7 @@ pub struct PeerServer {
     port: u16,
     what: String,
     log: PathBuf,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl PeerServer {
@@ -227,7 +227,7 @@ impl PeerServer {
                 port,
                 what,
                 log,
-                _dir: dir,
+                dir,
             };
             match peer.wait_until_listening().await {
                 Ok(()) => return peer,
@@ -266,6 +266,11 @@ impl PeerServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The peer's own directory (its configuration and logs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -361,4 +366,131 @@ fn display_args(args: &[std::ffi::OsString]) -> String {
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// nginx as an origin server (`nginx-origin.conf.in`): HTTP/1.1, h2c and
+/// TLS with ALPN h2 and http/1.1, static files from its `www/`, gzip for
+/// text, fixed answers at `/plain`, `/missing` (404), `/redirect` (302 to
+/// `/plain`) and `/loop` (302 to itself), redirects `/302to`, `/303to` and
+/// `/307to` to the URL in the query's `to`, stub_status at `/nginx_status`,
+/// and an access log naming each request's connection so that keep-alive
+/// reuse can be seen.
+#[derive(Debug)]
+pub struct Nginx {
+    pub server: PeerServer,
+    /// The h2c (prior knowledge) port.
+    pub h2c_port: u16,
+    /// The TLS port (certificate for localhost, 127.0.0.1 and ::1).
+    pub tls_port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx with the server certificate of `certs`, and `files`
+    /// (name, contents) in its `www/`.
+    pub async fn start(certs: &Certs, files: &[(&str, &[u8])]) -> Nginx {
+        let template = std::fs::read_to_string(fixture("nginx-origin.conf.in"))
+            .expect("read nginx-origin.conf.in");
+        let ports = std::sync::Mutex::new((0, 0));
+        let server = PeerServer::start_in(
+            "nginx",
+            &[
+                "-p",
+                "@DIR@/",
+                "-c",
+                "nginx.conf",
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ],
+            |dir, port| {
+                let (h2c, tls) = (free_port(), free_port());
+                *ports.lock().unwrap() = (h2c, tls);
+                let config = template
+                    .replace("@DIR@", &dir.path().display().to_string())
+                    .replace("@CERTS@", &certs.dir().display().to_string())
+                    .replace("@PORT@", &port.to_string())
+                    .replace("@PORT2@", &h2c.to_string())
+                    .replace("@PORT3@", &tls.to_string());
+                dir.write("nginx.conf", config);
+                // nginx does not make its temp dir; its worker (nobody) reads www/.
+                std::fs::create_dir_all(dir.join("tmp")).expect("mkdir tmp");
+                std::fs::create_dir_all(dir.join("www")).expect("mkdir www");
+                for (name, contents) in files {
+                    dir.write(&format!("www/{name}"), contents);
+                }
+                use std::os::unix::fs::PermissionsExt;
+                let open = std::fs::Permissions::from_mode(0o755);
+                std::fs::set_permissions(dir.path(), open).expect("chmod the peer dir");
+            },
+        )
+        .await;
+        let (h2c_port, tls_port) = *ports.lock().unwrap();
+        Nginx {
+            server,
+            h2c_port,
+            tls_port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/path` (HTTP/1.1).
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.server.port())
+    }
+
+    /// `http://127.0.0.1:H2C_PORT/path` (HTTP/2 with prior knowledge only).
+    pub fn h2c_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.h2c_port)
+    }
+
+    /// `https://localhost:TLS_PORT/path`.
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.tls_port)
+    }
+
+    /// The access log so far: one line per request, "CONNECTION REQUESTS
+    /// PROTOCOL METHOD URI STATUS" (REQUESTS counts the requests of that
+    /// connection). nginx writes a line when the request is done.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.server.dir().join("access.log")).unwrap_or_default()
+    }
+}
+
+/// Starts hypercorn (HTTP/1.1 and h2c; TLS with ALPN h2 when `certs` are
+/// given) serving `asgi_app.py`: `/` says hello, `/bytes/N`, `POST /echo`.
+pub async fn hypercorn(certs: Option<&Certs>) -> PeerServer {
+    let app = fixture("asgi_app.py")
+        .parent()
+        .expect("the fixture dir")
+        .join("asgi_app:app");
+    let mut args: Vec<std::ffi::OsString> = ["--workers", "0", "--bind", "127.0.0.1:@PORT@"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    if let Some(certs) = certs {
+        args.push("--certfile".into());
+        args.push(certs.server_chain().into());
+        args.push("--keyfile".into());
+        args.push(certs.server_key().into());
+    }
+    args.push(app.into());
+    PeerServer::start("hypercorn", &args).await
+}
+
+/// Starts Python's `http.server` serving the files of `root` (HTTP/1.0 by
+/// default: one request per connection).
+pub async fn python_http_server(root: &Path) -> PeerServer {
+    PeerServer::start(
+        "python3",
+        &[
+            OsStr::new("-m"),
+            OsStr::new("http.server"),
+            OsStr::new("@PORT@"),
+            OsStr::new("--bind"),
+            OsStr::new("127.0.0.1"),
+            OsStr::new("--directory"),
+            root.as_os_str(),
+        ],
+    )
+    .await
 }
