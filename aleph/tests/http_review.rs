@@ -7,7 +7,7 @@ mod support;
 use aleph::http::{self, Body, Request, ServerOptions};
 use aleph::stream::Channel;
 use aleph::Server;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::http::{self as client, body, exchange, header, status, SHORT_TIMEOUT};
 use support::{eventually, within};
@@ -245,9 +245,7 @@ async fn close_cuts_an_endless_streamed_response_at_the_timeout_without_ending_i
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains("tick") {
         let mut buf = [0u8; 1024];
-        let n = within(tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
-            .await
-            .unwrap();
+        let n = within(stream.read(&mut buf)).await.unwrap();
         assert!(n > 0, "closed before the first tick");
         seen.extend_from_slice(&buf[..n]);
     }
@@ -627,5 +625,225 @@ async fn a_closing_answer_to_a_keep_alive_http10_client_says_only_close() {
     .await;
     assert_eq!(status(&res), 413, "{res}");
     assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    server.close().await;
+}
+
+// ---- the connection's read-ahead, its watch and the write timeout -------------------
+
+/// A body of `len` bytes whose order shows: byte `i` is `i % 251`.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Whether `bytes` is exactly [`patterned`]`(bytes.len())`.
+fn in_order(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8)
+}
+
+/// Waits (on the test's clock) so that the connection reads ahead whatever
+/// the client sent, then reads the body and answers its length and whether
+/// it came in order; a GET is answered "hello!".
+async fn late_body_reader(req: Request) -> Result<String, aleph::Error> {
+    if req.method() == "GET" {
+        return Ok("hello!".to_string());
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let body = aleph::bytes::to_bytes(req.into_body()).await?;
+    Ok(format!("{} {}", body.len(), in_order(&body)))
+}
+
+fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(chunk) {
+        out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_around_the_read_ahead_size_and_the_requests_after_them_arrive_whole_and_in_order() {
+    let server = serve_with(late_body_reader, ServerOptions::default()).await;
+    for len in [1, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000] {
+        for chunk in [None, Some(1000), Some(16 * 1024)] {
+            let sent = patterned(len);
+            let mut wire = Vec::new();
+            match chunk {
+                None => {
+                    wire.extend_from_slice(
+                        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n")
+                            .as_bytes(),
+                    );
+                    wire.extend_from_slice(&sent);
+                }
+                Some(chunk) => {
+                    wire.extend_from_slice(
+                        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    );
+                    wire.extend_from_slice(&self::chunked(&sent, chunk));
+                }
+            }
+            // Two more requests pipelined behind the body.
+            wire.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+            wire.extend_from_slice(b"GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            let mut stream = client::connect(server.port()).await;
+            let (mut read, mut write) = stream.split();
+            let (_, first) = tokio::join!(
+                async { write.write_all(&wire).await.unwrap() },
+                client::read_response(&mut read)
+            );
+            assert_eq!(
+                body(&first),
+                format!("{len} true"),
+                "{len} {chunk:?}: {first}"
+            );
+            let second = client::read_response(&mut stream).await;
+            assert_eq!(body(&second), "hello!", "{len} {chunk:?}: {second}");
+            let third = client::read_response(&mut stream).await;
+            assert_eq!(body(&third), "hello!", "{len} {chunk:?}: {third}");
+        }
+    }
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn expect_continue_is_sent_when_a_late_reader_reads_and_its_body_arrives_whole() {
+    let server = serve_with(late_body_reader, ServerOptions::default()).await;
+    let len = 40_000;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut continued = Vec::new();
+    let mut byte = [0u8; 1];
+    while !continued.ends_with(b"\r\n\r\n") {
+        assert_eq!(within(stream.read(&mut byte)).await.unwrap(), 1);
+        continued.push(byte[0]);
+    }
+    assert!(
+        continued.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&continued)
+    );
+    stream.write_all(&patterned(len)).await.unwrap();
+    let res = client::read_response(&mut stream).await;
+    assert_eq!(body(&res), format!("{len} true"), "{res}");
+    server.close().await;
+}
+
+/// Reads a chunked body from `stream` `step` bytes at a time, waiting
+/// `pause` (on the test's clock) between reads; `None` if the connection
+/// ended first.
+async fn read_chunked_slowly(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    step: usize,
+    pause: std::time::Duration,
+) -> Option<Vec<u8>> {
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; step];
+    loop {
+        if let Some(head_end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
+            if wire.ends_with(b"\r\n0\r\n\r\n") || wire[head_end..].ends_with(b"\n0\r\n\r\n") {
+                let mut rest = &wire[head_end + 4..];
+                let mut out = Vec::new();
+                loop {
+                    let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+                    let size =
+                        usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16)
+                            .unwrap();
+                    if size == 0 {
+                        return Some(out);
+                    }
+                    out.extend_from_slice(&rest[line + 2..line + 2 + size]);
+                    rest = &rest[line + 2 + size + 2..];
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        wire.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_body_echoed_to_a_client_reading_slowly_arrives_whole_and_in_order() {
+    let len = 3 * 1024 * 1024;
+    let server = serve_with(|req: Request| req.into_body(), ServerOptions::default()).await;
+    let stream = client::connect(server.port()).await;
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        write
+            .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        // Chunked, so that the echo is too (its length is not known).
+        for part in chunked(&patterned(len), 64 * 1024).chunks(64 * 1024) {
+            write.write_all(part).await.unwrap();
+        }
+        write
+    });
+    let echoed = read_chunked_slowly(&mut read, 64 * 1024, std::time::Duration::from_millis(100))
+        .await
+        .expect("the connection ended before the echo did");
+    assert_eq!(echoed.len(), len);
+    assert!(in_order(&echoed));
+    drop(within(writer).await.unwrap());
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_slowly_reading_a_large_answer_is_cut_by_neither_the_header_read_nor_the_idle_timeout(
+) {
+    // More than the kernel's buffers hold: the server is still writing it
+    // long after the handler (and its body) finished.
+    const SIZE: usize = 8 * 1024 * 1024;
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(2)),
+        idle_timeout: Some(std::time::Duration::from_secs(3)),
+        write_timeout: None,
+        ..Default::default()
+    };
+    let answer = aleph::bytes::Bytes::from(patterned(SIZE));
+    let server = serve_with(move |_req: Request| answer.clone(), options).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = within(socket.connect(([127, 0, 0, 1], server.port()).into()))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut head_len = None;
+    while head_len.is_none_or(|head: usize| wire.len() < head + SIZE) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        assert!(
+            n > 0,
+            "cut after {} of {SIZE} body bytes",
+            wire.len().saturating_sub(head_len.unwrap_or(0))
+        );
+        wire.extend_from_slice(&buf[..n]);
+        if head_len.is_none() {
+            head_len = wire
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|at| at + 4);
+        }
+    }
+    assert!(in_order(&wire[head_len.unwrap()..]));
     server.close().await;
 }

@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use super::conn_io::{ConnIo, ReadAheadState};
+use super::conn_io::{ConnIo, ReadAhead, ReadAheadState};
 use super::handler::{BoxHandler, Handler};
 use super::incoming::Exchange;
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
@@ -417,27 +417,43 @@ impl Activity {
     }
 
     /// Completes when the connection has been quiet (no request in flight,
-    /// none answered) for `idle`, or, on HTTP/1, for `head`: then it is
-    /// waiting for a request head that does not come.
+    /// none answered, no response bytes moving or waiting for the client to
+    /// take them) for `idle`, or, on HTTP/1, for `head`: then it is waiting
+    /// for a request head that does not come.
     ///
     /// Requests never touch a timer: it ticks every quarter of the shorter
     /// timeout and looks at the counts, so a verdict comes between one and
     /// one and a quarter timeouts after the connection went quiet, never
     /// sooner. (hyper's own header read timeout arms a timer for every
     /// request, which costs a read and an allocation each time.)
-    async fn watch(&self, idle: Option<Duration>, head: Option<Duration>) -> Quiet {
+    async fn watch(
+        &self,
+        idle: Option<Duration>,
+        head: Option<Duration>,
+        socket: &ReadAhead,
+    ) -> Quiet {
         let period = match (idle, head) {
             (Some(idle), Some(head)) => idle.min(head),
             (Some(timeout), None) | (None, Some(timeout)) => timeout,
             (None, None) => return std::future::pending().await,
         } / 4;
         let mut seen = self.served.load(Ordering::Acquire);
+        let mut seen_writes = socket.writes();
         let mut quiet = Duration::ZERO;
         loop {
             tokio::time::sleep(period).await;
             let served = self.served.load(Ordering::Acquire);
-            if served != seen || self.in_flight.load(Ordering::Acquire) > 0 {
+            let writes = socket.writes();
+            // hyper lets go of a response's body (and so of its request)
+            // once the body is in its buffer, which a slow client may take
+            // long after: until then the connection is not waiting for it.
+            if served != seen
+                || self.in_flight.load(Ordering::Acquire) > 0
+                || writes != seen_writes
+                || writes.stalled
+            {
                 seen = served;
+                seen_writes = writes;
                 quiet = Duration::ZERO;
                 continue;
             }
@@ -517,8 +533,11 @@ async fn serve_connection<S, B>(
         Kind::Http2 => None,
         Kind::Auto | Kind::Http1 => settings.header_read_timeout,
     };
+    let (io, ahead) = ConnIo::new(stream, settings.write_timeout);
     let quiet = async {
-        let quiet = conn.activity.watch(settings.idle_timeout, head_timeout);
+        let quiet = conn
+            .activity
+            .watch(settings.idle_timeout, head_timeout, &ahead);
         if rejected {
             // Closed after its first answer, or sooner if it asks nothing
             // (an HTTP/2 client has no header read timeout).
@@ -530,7 +549,6 @@ async fn serve_connection<S, B>(
             quiet.await
         }
     };
-    let (io, ahead) = ConnIo::new(stream, settings.write_timeout);
     // Tells a request hyper is not reading that its client left; hyper gets
     // the end after the bytes read ahead, when the handler reads the body.
     let watch_reads = |cx: &mut Context<'_>| {
