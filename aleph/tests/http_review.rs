@@ -847,3 +847,43 @@ async fn a_client_slowly_reading_a_large_answer_is_cut_by_neither_the_header_rea
     assert!(in_order(&wire[head_len.unwrap()..]));
     server.close().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_does_not_let_a_slowloris_outlive_the_header_read_timeout() {
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(1)),
+        idle_timeout: None,
+        shutdown_timeout: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    eventually("the connection is served", || server.connections() == 1).await;
+    let closing = {
+        let server = server.clone();
+        tokio::spawn(async move { server.close().await })
+    };
+    // The read is bounded by `LIMIT` on the paused clock: far over the
+    // header read timeout, far under the shutdown timeout.
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(!rest.contains("200"), "{rest}");
+    within(closing).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slowloris_idle_past_the_idle_timeout_is_still_cut_by_the_header_read_timeout() {
+    // The idle timeout comes first and winds the connection down; hyper
+    // does not close a connection in the middle of a head for that.
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(3)),
+        idle_timeout: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(!rest.contains("200"), "{rest}");
+    server.close().await;
+}

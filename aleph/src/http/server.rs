@@ -549,6 +549,10 @@ async fn serve_connection<S, B>(
             quiet.await
         }
     };
+    // Once the connection winds down (the server drains, or it was idle),
+    // hyper finishes what is in flight, but does not close a connection in
+    // the middle of a request head: the header read timeout still cuts it.
+    let late_head = conn.activity.watch(None, head_timeout, &ahead);
     // Tells a request hyper is not reading that its client left; hyper gets
     // the end after the bytes read ahead, when the handler reads the body.
     let watch_reads = |cx: &mut Context<'_>| {
@@ -584,6 +588,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -597,6 +602,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -610,6 +616,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -630,6 +637,7 @@ async fn drive<C, E>(
     shutdown: impl Fn(Pin<&mut C>),
     draining: Signal,
     quiet: impl Future<Output = Quiet>,
+    late_head: impl Future<Output = Quiet>,
     mut watch_reads: impl FnMut(&mut Context<'_>),
     peer: &str,
 ) where
@@ -637,7 +645,7 @@ async fn drive<C, E>(
     E: std::fmt::Display,
 {
     let fired = draining.fired();
-    tokio::pin!(fired, quiet);
+    tokio::pin!(fired, quiet, late_head);
     let mut registered = false;
     let mut winding_down = false;
     let result = std::future::poll_fn(|cx| {
@@ -654,6 +662,10 @@ async fn drive<C, E>(
                 Poll::Ready(Quiet::NoHead) => return Poll::Ready(Some(Cut::NoHead)),
                 Poll::Pending => {}
             }
+        }
+        // Counted from the wind-down: this watch is first polled then.
+        if winding_down && late_head.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Cut::NoHead));
         }
         let polled = served.as_mut().poll(cx).map(|result| match result {
             Ok(()) => None,
