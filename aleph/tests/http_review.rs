@@ -887,3 +887,165 @@ async fn a_slowloris_idle_past_the_idle_timeout_is_still_cut_by_the_header_read_
     assert!(!rest.contains("200"), "{rest}");
     server.close().await;
 }
+
+async fn tls_serve<H, M>(identity: &aleph::tls::Identity, handler: H) -> Server
+where
+    H: http::Handler<M>,
+{
+    let tls = aleph::tls::ServerTls::new(aleph::tls::ServerTlsOptions {
+        identity: Some(identity.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let options = ServerOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    serve_with(handler, options).await
+}
+
+async fn tls_connect(identity: &aleph::tls::Identity, port: u16) -> aleph::net::RawStream {
+    let options = aleph::tcp::TcpClientOptions {
+        tls: Some(client::client_tls(identity, &["http/1.1"])),
+        server_name: Some("localhost".into()),
+        ..aleph::tcp::TcpClientOptions::new("127.0.0.1", port)
+    };
+    within(aleph::tcp::client_raw(options)).await.unwrap().0
+}
+
+#[tokio::test]
+async fn over_tls_a_late_read_body_and_the_requests_pipelined_after_it_arrive_whole() {
+    let identity = aleph::tls::Identity::self_signed(&["localhost"]).unwrap();
+    let go = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wait = go.clone();
+    let server = tls_serve(&identity, move |req: Request| {
+        let wait = wait.clone();
+        async move {
+            if req.method() == "GET" {
+                return Ok("hello!".to_string());
+            }
+            // Until the client sent everything: the connection reads ahead.
+            wait.notified().await;
+            let body = aleph::bytes::to_bytes(req.into_body()).await?;
+            Ok::<_, aleph::Error>(format!("{} {}", body.len(), in_order(&body)))
+        }
+    })
+    .await;
+    let len = 16 * 1024 + 1;
+    let mut wire =
+        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    wire.extend_from_slice(&patterned(len));
+    wire.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut stream = tls_connect(&identity, server.port()).await;
+    within(stream.write_all(&wire)).await.unwrap();
+    within(stream.flush()).await.unwrap();
+    support::settle().await;
+    go.notify_one();
+    let first = client::read_response(&mut stream).await;
+    assert_eq!(body(&first), format!("{len} true"), "{first}");
+    let second = client::read_response(&mut stream).await;
+    assert_eq!(body(&second), "hello!", "{second}");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn over_tls_client_gone_fires_while_the_handler_holds_an_unread_body() {
+    let identity = aleph::tls::Identity::self_signed(&["localhost"]).unwrap();
+    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::channel(1);
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(1);
+    let server = tls_serve(&identity, move |req: Request| {
+        let client_gone = req.client_gone();
+        let (arrived, gone) = (arrived_tx.clone(), gone_tx.clone());
+        let body = req.into_body();
+        async move {
+            arrived.send(()).await.unwrap();
+            client_gone.await;
+            drop(body);
+            gone.send(()).await.unwrap();
+            "too late"
+        }
+    })
+    .await;
+    let mut stream = tls_connect(&identity, server.port()).await;
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\nhello")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    within(arrived_rx.recv()).await.unwrap();
+    assert!(gone_rx.try_recv().is_err(), "gone before the client left");
+    drop(stream);
+    within(gone_rx.recv()).await.unwrap();
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_producer_is_never_cut_by_the_write_timeout() {
+    let options = ServerOptions {
+        write_timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let server = serve_with(
+        |_req: Request| {
+            let channel: Channel<aleph::bytes::Bytes> = Channel::buffered(1);
+            let producer = channel.clone();
+            tokio::spawn(async move {
+                // Each pause longer than the write timeout (and the reads'
+                // bound, so the test takes each tick as it comes).
+                for i in 0..5 {
+                    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+                    if producer.send(format!("tick {i}\n").into()).await.is_err() {
+                        return;
+                    }
+                }
+                producer.close();
+            });
+            channel
+        },
+        options,
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let echoed = read_chunked_slowly(&mut stream, 1024, std::time::Duration::ZERO)
+        .await
+        .expect("the connection ended before the response did");
+    assert_eq!(
+        String::from_utf8(echoed).unwrap(),
+        "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\n"
+    );
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_reading_a_large_answer_slowly_but_steadily_is_not_cut_by_the_write_timeout() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    let options = ServerOptions {
+        write_timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let answer = aleph::bytes::Bytes::from(patterned(SIZE));
+    let server = serve_with(move |_req: Request| answer.clone(), options).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = within(socket.connect(([127, 0, 0, 1], server.port()).into()))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    // 64 KiB a second: always well within the write timeout of the last.
+    while received < SIZE {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        assert!(n > 0, "cut after {received} of {SIZE} bytes");
+        received += n;
+    }
+    server.close().await;
+}

@@ -97,7 +97,11 @@ pub struct ServerOptions {
     /// bytes: a write (or flush) to the connection that makes no progress
     /// for this long fails, and the connection is closed, so a client that
     /// stops reading cannot hold it, and its handler's producer, forever (a
-    /// streamed body's channel is then closed). It bounds stalls of the
+    /// streamed body's channel is then closed). Progress is seen at the
+    /// socket: with this set, a TCP socket holds at most 128 KiB unsent
+    /// (`TCP_NOTSENT_LOWAT`, Linux), so a client taking bytes slowly but
+    /// steadily shows it (elsewhere the kernel may only report it once a
+    /// third of its send buffer drained). It bounds stalls of the
     /// socket; an HTTP/2 client that keeps reading but grants a stream no
     /// flow-control window holds only that stream, as HTTP/2 allows. `None`
     /// waits forever. Default: 60 s.

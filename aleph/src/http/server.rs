@@ -164,6 +164,11 @@ fn listener_options(options: &ServerOptions) -> Result<ListenerOptions> {
         stream: StreamOptions {
             nodelay: options.nodelay,
             keepalive: None,
+            // The write timeout looks for progress at the socket: without
+            // this, a client taking bytes slowly but steadily makes none
+            // visible until a third of the send buffer (autotuned up to
+            // megabytes) is free, which at tens of KiB/s is over a minute.
+            notsent_lowat: options.write_timeout.map(|_| WRITE_LOWAT),
         },
         tls: options
             .tls
@@ -299,6 +304,11 @@ impl Settings {
         }
     }
 }
+
+/// The unsent bytes a TCP socket holds under a write timeout (see
+/// `StreamOptions::notsent_lowat`): enough for fast links (bytes in flight are
+/// not counted), small enough that a slow reader's progress shows.
+const WRITE_LOWAT: u32 = 128 * 1024;
 
 /// Which hyper connection serves a client.
 #[derive(Clone, Copy)]
