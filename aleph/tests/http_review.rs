@@ -1049,3 +1049,84 @@ async fn a_client_reading_a_large_answer_slowly_but_steadily_is_not_cut_by_the_w
     }
     server.close().await;
 }
+
+// A real clock: hyper's HTTP/2 client stalls on a paused one.
+#[tokio::test]
+async fn an_h2c_connection_is_held_to_the_idle_timeout_not_the_header_read_timeout_once_it_spoke_http2(
+) {
+    let options = ServerOptions {
+        header_read_timeout: Some(SHORT_TIMEOUT),
+        idle_timeout: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let server = serve_with(
+        |req: Request| async move {
+            if req.uri().path() == "/slow" {
+                // Longer than the header read timeout: no head is awaited.
+                tokio::time::sleep(SHORT_TIMEOUT * 3).await;
+            }
+            "hello!"
+        },
+        options,
+    )
+    .await;
+    let stream = client::connect(server.port()).await;
+    let mut send = client::h2(stream).await;
+    for path in ["/slow", "/after-a-pause", "/again"] {
+        let res = within(send.send_request(client::get(&format!("http://localhost{path}"))))
+            .await
+            .unwrap();
+        assert_eq!(client::text(res).await, "hello!", "{path}");
+        // Longer than the header read timeout, shorter than the idle one.
+        tokio::time::sleep(SHORT_TIMEOUT * 3).await;
+    }
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_request_on_a_keep_alive_connection_gets_none_of_the_last_ones_state() {
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(4);
+    let server = serve_with(
+        move |req: Request| {
+            let gone = gone_tx.clone();
+            async move {
+                if req.uri().path() == "/first" {
+                    // Answered at once, its body unread: its state is left
+                    // behind for the next request to reuse.
+                    return "first".to_string();
+                }
+                let client_gone = req.client_gone();
+                let body = req.into_body();
+                tokio::spawn(async move {
+                    client_gone.await;
+                    drop(body);
+                    let _ = gone.send(()).await;
+                });
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                "second".to_string()
+            }
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"POST /first HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "first");
+    stream
+        .write_all(b"POST /second HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "second");
+    // Answered in full: the client did not go away from it.
+    assert!(
+        support::at_most(std::time::Duration::from_secs(5), gone_rx.recv())
+            .await
+            .is_none(),
+        "client_gone fired for an answered request"
+    );
+    drop(stream);
+    server.close().await;
+}
