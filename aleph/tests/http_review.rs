@@ -7,7 +7,7 @@ mod support;
 use aleph::http::{self, Body, Request, ServerOptions};
 use aleph::stream::Channel;
 use aleph::Server;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::http::{self as client, body, exchange, header, status, SHORT_TIMEOUT};
 use support::{eventually, within};
@@ -245,9 +245,7 @@ async fn close_cuts_an_endless_streamed_response_at_the_timeout_without_ending_i
     let mut seen = Vec::new();
     while !String::from_utf8_lossy(&seen).contains("tick") {
         let mut buf = [0u8; 1024];
-        let n = within(tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
-            .await
-            .unwrap();
+        let n = within(stream.read(&mut buf)).await.unwrap();
         assert!(n > 0, "closed before the first tick");
         seen.extend_from_slice(&buf[..n]);
     }
@@ -627,5 +625,508 @@ async fn a_closing_answer_to_a_keep_alive_http10_client_says_only_close() {
     .await;
     assert_eq!(status(&res), 413, "{res}");
     assert_eq!(header(&res, "connection"), Some("close"), "{res}");
+    server.close().await;
+}
+
+// ---- the connection's read-ahead, its watch and the write timeout -------------------
+
+/// A body of `len` bytes whose order shows: byte `i` is `i % 251`.
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Whether `bytes` is exactly [`patterned`]`(bytes.len())`.
+fn in_order(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8)
+}
+
+/// Waits (on the test's clock) so that the connection reads ahead whatever
+/// the client sent, then reads the body and answers its length and whether
+/// it came in order; a GET is answered "hello!".
+async fn late_body_reader(req: Request) -> Result<String, aleph::Error> {
+    if req.method() == "GET" {
+        return Ok("hello!".to_string());
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let body = aleph::bytes::to_bytes(req.into_body()).await?;
+    Ok(format!("{} {}", body.len(), in_order(&body)))
+}
+
+fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(chunk) {
+        out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_around_the_read_ahead_size_and_the_requests_after_them_arrive_whole_and_in_order() {
+    let server = serve_with(late_body_reader, ServerOptions::default()).await;
+    for len in [1, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000] {
+        for chunk in [None, Some(1000), Some(16 * 1024)] {
+            let sent = patterned(len);
+            let mut wire = Vec::new();
+            match chunk {
+                None => {
+                    wire.extend_from_slice(
+                        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n")
+                            .as_bytes(),
+                    );
+                    wire.extend_from_slice(&sent);
+                }
+                Some(chunk) => {
+                    wire.extend_from_slice(
+                        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    );
+                    wire.extend_from_slice(&self::chunked(&sent, chunk));
+                }
+            }
+            // Two more requests pipelined behind the body.
+            wire.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+            wire.extend_from_slice(b"GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            let mut stream = client::connect(server.port()).await;
+            let (mut read, mut write) = stream.split();
+            let (_, first) = tokio::join!(
+                async { write.write_all(&wire).await.unwrap() },
+                client::read_response(&mut read)
+            );
+            assert_eq!(
+                body(&first),
+                format!("{len} true"),
+                "{len} {chunk:?}: {first}"
+            );
+            let second = client::read_response(&mut stream).await;
+            assert_eq!(body(&second), "hello!", "{len} {chunk:?}: {second}");
+            let third = client::read_response(&mut stream).await;
+            assert_eq!(body(&third), "hello!", "{len} {chunk:?}: {third}");
+        }
+    }
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn expect_continue_is_sent_when_a_late_reader_reads_and_its_body_arrives_whole() {
+    let server = serve_with(late_body_reader, ServerOptions::default()).await;
+    let len = 40_000;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut continued = Vec::new();
+    let mut byte = [0u8; 1];
+    while !continued.ends_with(b"\r\n\r\n") {
+        assert_eq!(within(stream.read(&mut byte)).await.unwrap(), 1);
+        continued.push(byte[0]);
+    }
+    assert!(
+        continued.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&continued)
+    );
+    stream.write_all(&patterned(len)).await.unwrap();
+    let res = client::read_response(&mut stream).await;
+    assert_eq!(body(&res), format!("{len} true"), "{res}");
+    server.close().await;
+}
+
+/// Reads a chunked body from `stream` `step` bytes at a time, waiting
+/// `pause` (on the test's clock) between reads; `None` if the connection
+/// ended first.
+async fn read_chunked_slowly(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    step: usize,
+    pause: std::time::Duration,
+) -> Option<Vec<u8>> {
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; step];
+    loop {
+        if let Some(head_end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
+            if wire.ends_with(b"\r\n0\r\n\r\n") || wire[head_end..].ends_with(b"\n0\r\n\r\n") {
+                let mut rest = &wire[head_end + 4..];
+                let mut out = Vec::new();
+                loop {
+                    let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+                    let size =
+                        usize::from_str_radix(std::str::from_utf8(&rest[..line]).unwrap(), 16)
+                            .unwrap();
+                    if size == 0 {
+                        return Some(out);
+                    }
+                    out.extend_from_slice(&rest[line + 2..line + 2 + size]);
+                    rest = &rest[line + 2 + size + 2..];
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        wire.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_body_echoed_to_a_client_reading_slowly_arrives_whole_and_in_order() {
+    let len = 3 * 1024 * 1024;
+    let server = serve_with(|req: Request| req.into_body(), ServerOptions::default()).await;
+    let stream = client::connect(server.port()).await;
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        write
+            .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        // Chunked, so that the echo is too (its length is not known).
+        for part in chunked(&patterned(len), 64 * 1024).chunks(64 * 1024) {
+            write.write_all(part).await.unwrap();
+        }
+        write
+    });
+    let echoed = read_chunked_slowly(&mut read, 64 * 1024, std::time::Duration::from_millis(100))
+        .await
+        .expect("the connection ended before the echo did");
+    assert_eq!(echoed.len(), len);
+    assert!(in_order(&echoed));
+    drop(within(writer).await.unwrap());
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_slowly_reading_a_large_answer_is_cut_by_neither_the_header_read_nor_the_idle_timeout(
+) {
+    // More than the kernel's buffers hold: the server is still writing it
+    // long after the handler (and its body) finished.
+    const SIZE: usize = 8 * 1024 * 1024;
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(2)),
+        idle_timeout: Some(std::time::Duration::from_secs(3)),
+        write_timeout: None,
+        ..Default::default()
+    };
+    let answer = aleph::bytes::Bytes::from(patterned(SIZE));
+    let server = serve_with(move |_req: Request| answer.clone(), options).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = within(socket.connect(([127, 0, 0, 1], server.port()).into()))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut wire = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut head_len = None;
+    while head_len.is_none_or(|head: usize| wire.len() < head + SIZE) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        assert!(
+            n > 0,
+            "cut after {} of {SIZE} body bytes",
+            wire.len().saturating_sub(head_len.unwrap_or(0))
+        );
+        wire.extend_from_slice(&buf[..n]);
+        if head_len.is_none() {
+            head_len = wire
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|at| at + 4);
+        }
+    }
+    assert!(in_order(&wire[head_len.unwrap()..]));
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_does_not_let_a_slowloris_outlive_the_header_read_timeout() {
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(1)),
+        idle_timeout: None,
+        shutdown_timeout: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    eventually("the connection is served", || server.connections() == 1).await;
+    let closing = {
+        let server = server.clone();
+        tokio::spawn(async move { server.close().await })
+    };
+    // The read is bounded by `LIMIT` on the paused clock: far over the
+    // header read timeout, far under the shutdown timeout.
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(!rest.contains("200"), "{rest}");
+    within(closing).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slowloris_idle_past_the_idle_timeout_is_still_cut_by_the_header_read_timeout() {
+    // The idle timeout comes first and winds the connection down; hyper
+    // does not close a connection in the middle of a head for that.
+    let options = ServerOptions {
+        header_read_timeout: Some(std::time::Duration::from_secs(3)),
+        idle_timeout: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let server = serve_with(hello, options).await;
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    let rest = client::read_to_close(&mut stream).await;
+    assert!(!rest.contains("200"), "{rest}");
+    server.close().await;
+}
+
+async fn tls_serve<H, M>(identity: &aleph::tls::Identity, handler: H) -> Server
+where
+    H: http::Handler<M>,
+{
+    let tls = aleph::tls::ServerTls::new(aleph::tls::ServerTlsOptions {
+        identity: Some(identity.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let options = ServerOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    serve_with(handler, options).await
+}
+
+async fn tls_connect(identity: &aleph::tls::Identity, port: u16) -> aleph::net::RawStream {
+    let options = aleph::tcp::TcpClientOptions {
+        tls: Some(client::client_tls(identity, &["http/1.1"])),
+        server_name: Some("localhost".into()),
+        ..aleph::tcp::TcpClientOptions::new("127.0.0.1", port)
+    };
+    within(aleph::tcp::client_raw(options)).await.unwrap().0
+}
+
+#[tokio::test]
+async fn over_tls_a_late_read_body_and_the_requests_pipelined_after_it_arrive_whole() {
+    let identity = aleph::tls::Identity::self_signed(&["localhost"]).unwrap();
+    let go = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wait = go.clone();
+    let server = tls_serve(&identity, move |req: Request| {
+        let wait = wait.clone();
+        async move {
+            if req.method() == "GET" {
+                return Ok("hello!".to_string());
+            }
+            // Until the client sent everything: the connection reads ahead.
+            wait.notified().await;
+            let body = aleph::bytes::to_bytes(req.into_body()).await?;
+            Ok::<_, aleph::Error>(format!("{} {}", body.len(), in_order(&body)))
+        }
+    })
+    .await;
+    let len = 16 * 1024 + 1;
+    let mut wire =
+        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    wire.extend_from_slice(&patterned(len));
+    wire.extend_from_slice(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut stream = tls_connect(&identity, server.port()).await;
+    within(stream.write_all(&wire)).await.unwrap();
+    within(stream.flush()).await.unwrap();
+    support::settle().await;
+    go.notify_one();
+    let first = client::read_response(&mut stream).await;
+    assert_eq!(body(&first), format!("{len} true"), "{first}");
+    let second = client::read_response(&mut stream).await;
+    assert_eq!(body(&second), "hello!", "{second}");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn over_tls_client_gone_fires_while_the_handler_holds_an_unread_body() {
+    let identity = aleph::tls::Identity::self_signed(&["localhost"]).unwrap();
+    let (arrived_tx, mut arrived_rx) = tokio::sync::mpsc::channel(1);
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(1);
+    let server = tls_serve(&identity, move |req: Request| {
+        let client_gone = req.client_gone();
+        let (arrived, gone) = (arrived_tx.clone(), gone_tx.clone());
+        let body = req.into_body();
+        async move {
+            arrived.send(()).await.unwrap();
+            client_gone.await;
+            drop(body);
+            gone.send(()).await.unwrap();
+            "too late"
+        }
+    })
+    .await;
+    let mut stream = tls_connect(&identity, server.port()).await;
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\nhello")
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    within(arrived_rx.recv()).await.unwrap();
+    assert!(gone_rx.try_recv().is_err(), "gone before the client left");
+    drop(stream);
+    within(gone_rx.recv()).await.unwrap();
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_producer_is_never_cut_by_the_write_timeout() {
+    let options = ServerOptions {
+        write_timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let server = serve_with(
+        |_req: Request| {
+            let channel: Channel<aleph::bytes::Bytes> = Channel::buffered(1);
+            let producer = channel.clone();
+            tokio::spawn(async move {
+                // Each pause longer than the write timeout (and the reads'
+                // bound, so the test takes each tick as it comes).
+                for i in 0..5 {
+                    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+                    if producer.send(format!("tick {i}\n").into()).await.is_err() {
+                        return;
+                    }
+                }
+                producer.close();
+            });
+            channel
+        },
+        options,
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let echoed = read_chunked_slowly(&mut stream, 1024, std::time::Duration::ZERO)
+        .await
+        .expect("the connection ended before the response did");
+    assert_eq!(
+        String::from_utf8(echoed).unwrap(),
+        "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\n"
+    );
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_reading_a_large_answer_slowly_but_steadily_is_not_cut_by_the_write_timeout() {
+    const SIZE: usize = 8 * 1024 * 1024;
+    let options = ServerOptions {
+        write_timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let answer = aleph::bytes::Bytes::from(patterned(SIZE));
+    let server = serve_with(move |_req: Request| answer.clone(), options).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let mut stream = within(socket.connect(([127, 0, 0, 1], server.port()).into()))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    // 64 KiB a second: always well within the write timeout of the last.
+    while received < SIZE {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let n = within(stream.read(&mut buf)).await.unwrap_or(0);
+        assert!(n > 0, "cut after {received} of {SIZE} bytes");
+        received += n;
+    }
+    server.close().await;
+}
+
+// A real clock: hyper's HTTP/2 client stalls on a paused one.
+#[tokio::test]
+async fn an_h2c_connection_is_held_to_the_idle_timeout_not_the_header_read_timeout_once_it_spoke_http2(
+) {
+    let options = ServerOptions {
+        header_read_timeout: Some(SHORT_TIMEOUT),
+        idle_timeout: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let server = serve_with(
+        |req: Request| async move {
+            if req.uri().path() == "/slow" {
+                // Longer than the header read timeout: no head is awaited.
+                tokio::time::sleep(SHORT_TIMEOUT * 3).await;
+            }
+            "hello!"
+        },
+        options,
+    )
+    .await;
+    let stream = client::connect(server.port()).await;
+    let mut send = client::h2(stream).await;
+    for path in ["/slow", "/after-a-pause", "/again"] {
+        let res = within(send.send_request(client::get(&format!("http://localhost{path}"))))
+            .await
+            .unwrap();
+        assert_eq!(client::text(res).await, "hello!", "{path}");
+        // Longer than the header read timeout, shorter than the idle one.
+        tokio::time::sleep(SHORT_TIMEOUT * 3).await;
+    }
+    server.close().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_next_request_on_a_keep_alive_connection_gets_none_of_the_last_ones_state() {
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::channel(4);
+    let server = serve_with(
+        move |req: Request| {
+            let gone = gone_tx.clone();
+            async move {
+                if req.uri().path() == "/first" {
+                    // Answered at once, its body unread: its state is left
+                    // behind for the next request to reuse.
+                    return "first".to_string();
+                }
+                let client_gone = req.client_gone();
+                let body = req.into_body();
+                tokio::spawn(async move {
+                    client_gone.await;
+                    drop(body);
+                    let _ = gone.send(()).await;
+                });
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                "second".to_string()
+            }
+        },
+        ServerOptions::default(),
+    )
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"POST /first HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "first");
+    stream
+        .write_all(b"POST /second HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "second");
+    // Answered in full: the client did not go away from it.
+    assert!(
+        support::at_most(std::time::Duration::from_secs(5), gone_rx.recv())
+            .await
+            .is_none(),
+        "client_gone fired for an answered request"
+    );
+    drop(stream);
     server.close().await;
 }

@@ -31,6 +31,13 @@ struct Socket {
     /// How the client's side ended, once the read-ahead saw it: hyper gets
     /// it after the bytes before it.
     end: Option<io::Result<()>>,
+    /// Writes that took bytes, for the connection's watch (flushes do not
+    /// count: hyper flushes at every turn, even with nothing to send):
+    /// a response still on its way to a slow client keeps it from counting
+    /// the connection as waiting for a request.
+    writes: u64,
+    /// Whether the last write could not go on (the client is not reading).
+    write_stalled: bool,
 }
 
 fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
@@ -40,7 +47,26 @@ fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
 /// The connection's watch on its socket while hyper is not reading it.
 pub(crate) struct ReadAhead(Arc<Mutex<Socket>>);
 
+/// Where a connection's writes stand: see [`ReadAhead::writes`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Writes {
+    /// Writes that took bytes so far.
+    pub(crate) done: u64,
+    /// Whether a write waits for the client to take bytes.
+    pub(crate) stalled: bool,
+}
+
 impl ReadAhead {
+    /// Where the connection's writes stand: a connection whose writes moved
+    /// or wait is still answering, not waiting for a request.
+    pub(crate) fn writes(&self) -> Writes {
+        let socket = lock(&self.0);
+        Writes {
+            done: socket.writes,
+            stalled: socket.write_stalled,
+        }
+    }
+
     /// Reads what the client sent (up to [`READ_AHEAD`] bytes, kept for
     /// hyper, in order), and says whether the client closed its side (or
     /// the connection failed) or bytes came that hyper should be polled for.
@@ -106,6 +132,8 @@ impl ConnIo {
             io: stream,
             ahead: BytesMut::new(),
             end: None,
+            writes: 0,
+            write_stalled: false,
         }));
         let io = ConnIo {
             socket: socket.clone(),
@@ -116,13 +144,25 @@ impl ConnIo {
         (io, ReadAhead(socket))
     }
 
-    /// A write to the socket, under the write timeout.
+    /// A write to the socket, under the write timeout; `took` tells
+    /// whether its outcome moved bytes.
     fn write<T>(
         &mut self,
         cx: &mut Context<'_>,
         op: impl FnOnce(Pin<&mut RawStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+        took: impl FnOnce(&io::Result<T>) -> bool,
     ) -> Poll<io::Result<T>> {
-        let polled = op(Pin::new(&mut lock(&self.socket).io), cx);
+        let polled = {
+            let mut socket = lock(&self.socket);
+            let polled = op(Pin::new(&mut socket.io), cx);
+            socket.write_stalled = polled.is_pending();
+            if let Poll::Ready(result) = &polled {
+                if took(result) {
+                    socket.writes = socket.writes.wrapping_add(1);
+                }
+            }
+            polled
+        };
         match polled {
             Poll::Ready(result) => self.went(result),
             Poll::Pending => self.stalled(cx),
@@ -194,7 +234,8 @@ impl Write for ConnIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().write(cx, |io, cx| io.poll_write(cx, buf))
+        self.get_mut()
+            .write(cx, |io, cx| io.poll_write(cx, buf), took_bytes)
     }
 
     fn poll_write_vectored(
@@ -203,7 +244,7 @@ impl Write for ConnIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.get_mut()
-            .write(cx, |io, cx| io.poll_write_vectored(cx, bufs))
+            .write(cx, |io, cx| io.poll_write_vectored(cx, bufs), took_bytes)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -211,10 +252,16 @@ impl Write for ConnIo {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().write(cx, |io, cx| io.poll_flush(cx))
+        self.get_mut()
+            .write(cx, |io, cx| io.poll_flush(cx), |_| false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().write(cx, |io, cx| io.poll_shutdown(cx))
+        self.get_mut()
+            .write(cx, |io, cx| io.poll_shutdown(cx), |_| false)
     }
+}
+
+fn took_bytes(result: &io::Result<usize>) -> bool {
+    matches!(result, Ok(n) if *n > 0)
 }

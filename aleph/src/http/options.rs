@@ -70,8 +70,8 @@ pub struct ServerOptions {
     /// unless it starts with HTTP/2's preface (h2c with prior knowledge),
     /// and a TLS connection is what ALPN chose. Default: both.
     pub http_versions: Vec<HttpVersion>,
-    /// A connection with no request in flight for this long is closed
-    /// (HTTP/2: GOAWAY first). The check runs on a timer that requests do
+    /// A connection with no request in flight (nor a response still being
+    /// written out) for this long is closed (HTTP/2: GOAWAY first). The check runs on a timer that requests do
     /// not move (it ticks every quarter of the shorter of this and
     /// `header_read_timeout`), so the close comes between one and one and a
     /// quarter timeouts after the last request. `None` keeps idle
@@ -80,9 +80,12 @@ pub struct ServerOptions {
     /// The longest an HTTP/1 client may take to send a request's head
     /// (slowloris), counted from when the server starts waiting for it, so it
     /// also bounds a keep-alive connection's wait between requests. The
-    /// connection is then closed, with no response. Checked on the same timer
-    /// as `idle_timeout`: the cut comes between one and one and a quarter
-    /// timeouts after the wait began, never sooner. A plain connection that
+    /// connection is then closed, with no response. The wait begins once the
+    /// last response is written out (a slow client still taking one is not
+    /// cut), and goes on while the connection winds down (server close,
+    /// idle timeout). Checked on the same timer as `idle_timeout`: the cut
+    /// comes between one and one and a quarter timeouts after the wait
+    /// began, never sooner. A plain connection that
     /// may speak either version counts as HTTP/1 until its first HTTP/2
     /// request. `None` waits forever. Default: 30 s.
     pub header_read_timeout: Option<Duration>,
@@ -94,7 +97,11 @@ pub struct ServerOptions {
     /// bytes: a write (or flush) to the connection that makes no progress
     /// for this long fails, and the connection is closed, so a client that
     /// stops reading cannot hold it, and its handler's producer, forever (a
-    /// streamed body's channel is then closed). It bounds stalls of the
+    /// streamed body's channel is then closed). Progress is seen at the
+    /// socket: with this set, a TCP socket holds at most 128 KiB unsent
+    /// (`TCP_NOTSENT_LOWAT`, Linux), so a client taking bytes slowly but
+    /// steadily shows it (elsewhere the kernel may only report it once a
+    /// third of its send buffer drained). It bounds stalls of the
     /// socket; an HTTP/2 client that keeps reading but grants a stream no
     /// flow-control window holds only that stream, as HTTP/2 allows. `None`
     /// waits forever. Default: 60 s.

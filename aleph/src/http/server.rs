@@ -15,7 +15,7 @@ use hyper_util::server::conn::auto;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use super::conn_io::{ConnIo, ReadAheadState};
+use super::conn_io::{ConnIo, ReadAhead, ReadAheadState};
 use super::handler::{BoxHandler, Handler};
 use super::incoming::Exchange;
 use super::options::{HttpVersion, RejectHandler, ServerOptions};
@@ -164,6 +164,11 @@ fn listener_options(options: &ServerOptions) -> Result<ListenerOptions> {
         stream: StreamOptions {
             nodelay: options.nodelay,
             keepalive: None,
+            // The write timeout looks for progress at the socket: without
+            // this, a client taking bytes slowly but steadily makes none
+            // visible until a third of the send buffer (autotuned up to
+            // megabytes) is free, which at tens of KiB/s is over a minute.
+            notsent_lowat: options.write_timeout.map(|_| WRITE_LOWAT),
         },
         tls: options
             .tls
@@ -300,6 +305,11 @@ impl Settings {
     }
 }
 
+/// The unsent bytes a TCP socket holds under a write timeout (see
+/// `StreamOptions::notsent_lowat`): enough for fast links (bytes in flight are
+/// not counted), small enough that a slow reader's progress shows.
+const WRITE_LOWAT: u32 = 128 * 1024;
+
 /// Which hyper connection serves a client.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -417,27 +427,43 @@ impl Activity {
     }
 
     /// Completes when the connection has been quiet (no request in flight,
-    /// none answered) for `idle`, or, on HTTP/1, for `head`: then it is
-    /// waiting for a request head that does not come.
+    /// none answered, no response bytes moving or waiting for the client to
+    /// take them) for `idle`, or, on HTTP/1, for `head`: then it is waiting
+    /// for a request head that does not come.
     ///
     /// Requests never touch a timer: it ticks every quarter of the shorter
     /// timeout and looks at the counts, so a verdict comes between one and
     /// one and a quarter timeouts after the connection went quiet, never
     /// sooner. (hyper's own header read timeout arms a timer for every
     /// request, which costs a read and an allocation each time.)
-    async fn watch(&self, idle: Option<Duration>, head: Option<Duration>) -> Quiet {
+    async fn watch(
+        &self,
+        idle: Option<Duration>,
+        head: Option<Duration>,
+        socket: &ReadAhead,
+    ) -> Quiet {
         let period = match (idle, head) {
             (Some(idle), Some(head)) => idle.min(head),
             (Some(timeout), None) | (None, Some(timeout)) => timeout,
             (None, None) => return std::future::pending().await,
         } / 4;
         let mut seen = self.served.load(Ordering::Acquire);
+        let mut seen_writes = socket.writes();
         let mut quiet = Duration::ZERO;
         loop {
             tokio::time::sleep(period).await;
             let served = self.served.load(Ordering::Acquire);
-            if served != seen || self.in_flight.load(Ordering::Acquire) > 0 {
+            let writes = socket.writes();
+            // hyper lets go of a response's body (and so of its request)
+            // once the body is in its buffer, which a slow client may take
+            // long after: until then the connection is not waiting for it.
+            if served != seen
+                || self.in_flight.load(Ordering::Acquire) > 0
+                || writes != seen_writes
+                || writes.stalled
+            {
                 seen = served;
+                seen_writes = writes;
                 quiet = Duration::ZERO;
                 continue;
             }
@@ -517,8 +543,11 @@ async fn serve_connection<S, B>(
         Kind::Http2 => None,
         Kind::Auto | Kind::Http1 => settings.header_read_timeout,
     };
+    let (io, ahead) = ConnIo::new(stream, settings.write_timeout);
     let quiet = async {
-        let quiet = conn.activity.watch(settings.idle_timeout, head_timeout);
+        let quiet = conn
+            .activity
+            .watch(settings.idle_timeout, head_timeout, &ahead);
         if rejected {
             // Closed after its first answer, or sooner if it asks nothing
             // (an HTTP/2 client has no header read timeout).
@@ -530,7 +559,10 @@ async fn serve_connection<S, B>(
             quiet.await
         }
     };
-    let (io, ahead) = ConnIo::new(stream, settings.write_timeout);
+    // Once the connection winds down (the server drains, or it was idle),
+    // hyper finishes what is in flight, but does not close a connection in
+    // the middle of a request head: the header read timeout still cuts it.
+    let late_head = conn.activity.watch(None, head_timeout, &ahead);
     // Tells a request hyper is not reading that its client left; hyper gets
     // the end after the bytes read ahead, when the handler reads the body.
     let watch_reads = |cx: &mut Context<'_>| {
@@ -566,6 +598,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -579,6 +612,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -592,6 +626,7 @@ async fn serve_connection<S, B>(
                     |c| c.graceful_shutdown(),
                     draining,
                     quiet,
+                    late_head,
                     watch_reads,
                     &peer,
                 )
@@ -612,6 +647,7 @@ async fn drive<C, E>(
     shutdown: impl Fn(Pin<&mut C>),
     draining: Signal,
     quiet: impl Future<Output = Quiet>,
+    late_head: impl Future<Output = Quiet>,
     mut watch_reads: impl FnMut(&mut Context<'_>),
     peer: &str,
 ) where
@@ -619,7 +655,7 @@ async fn drive<C, E>(
     E: std::fmt::Display,
 {
     let fired = draining.fired();
-    tokio::pin!(fired, quiet);
+    tokio::pin!(fired, quiet, late_head);
     let mut registered = false;
     let mut winding_down = false;
     let result = std::future::poll_fn(|cx| {
@@ -636,6 +672,10 @@ async fn drive<C, E>(
                 Poll::Ready(Quiet::NoHead) => return Poll::Ready(Some(Cut::NoHead)),
                 Poll::Pending => {}
             }
+        }
+        // Counted from the wind-down: this watch is first polled then.
+        if winding_down && late_head.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Cut::NoHead));
         }
         let polled = served.as_mut().poll(cx).map(|result| match result {
             Ok(()) => None,

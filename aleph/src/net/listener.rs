@@ -43,6 +43,11 @@ pub(crate) struct ListenerOptions {
 pub(crate) struct StreamOptions {
     pub(crate) nodelay: bool,
     pub(crate) keepalive: Option<Duration>,
+    /// `TCP_NOTSENT_LOWAT` (Linux and Android; elsewhere ignored): the
+    /// socket takes more bytes only once fewer than this wait unsent, so a
+    /// writer sees a slow reader's progress in steps of about this size
+    /// instead of a third of the (autotuned, megabytes) send buffer.
+    pub(crate) notsent_lowat: Option<u32>,
 }
 
 impl StreamOptions {
@@ -51,6 +56,10 @@ impl StreamOptions {
         if let Some(idle) = self.keepalive {
             let keepalive = socket2::TcpKeepalive::new().with_time(idle);
             socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
+        }
+        #[cfg(any(target_os = "android", target_os = "linux"))]
+        if let Some(lowat) = self.notsent_lowat {
+            socket2::SockRef::from(stream).set_tcp_notsent_lowat(lowat)?;
         }
         Ok(())
     }

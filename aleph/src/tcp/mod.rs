@@ -225,6 +225,7 @@ fn listener_options(options: TcpServerOptions) -> ListenerOptions {
         stream: StreamOptions {
             nodelay: options.nodelay,
             keepalive: options.keepalive,
+            notsent_lowat: None,
         },
         tls: options.tls,
         handshake_timeout: options.handshake_timeout,
@@ -340,6 +341,7 @@ pub async fn client_raw(options: TcpClientOptions) -> Result<(RawStream, Connect
         stream: StreamOptions {
             nodelay: options.nodelay,
             keepalive: options.keepalive,
+            notsent_lowat: None,
         },
         tls: options.tls,
         server_name: options.server_name,
