@@ -58,6 +58,7 @@ pub(crate) async fn connect(
         stream: StreamOptions {
             nodelay: settings.nodelay,
             keepalive: None,
+            notsent_lowat: None,
         },
         tls,
         server_name: None,
