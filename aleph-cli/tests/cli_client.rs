@@ -481,3 +481,24 @@ async fn an_endless_body_is_written_as_it_comes() {
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_get_quietly_with_0() {
+    let demo = Demo::start(&[]).await;
+    let script = format!(
+        "\"$ALEPH\" get '{}' | head -c 5 >/dev/null; echo \"status ${{PIPESTATUS[0]}}\"",
+        url(&demo, "/bytes/50000000")
+    );
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .args(["-c", &script])
+        .env("ALEPH", env!("CARGO_BIN_EXE_aleph"))
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let out = support::run(command, b"").await;
+    assert_eq!(text(&out.stdout), "status 0\n");
+    assert_eq!(text(&out.stderr), "");
+}
