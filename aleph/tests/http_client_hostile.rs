@@ -1,0 +1,139 @@
+//! A hostile reviewer's tests of the client: the pool's accounting across
+//! hosts under the total limit. Real sockets on 127.0.0.1 (and 127.0.0.2/3 for other hosts).
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aleph::http::{self, Client, ClientOptions, Request, ServerOptions};
+use aleph::stream::Channel;
+use aleph::Server;
+
+use support::{within, LIMIT};
+
+/// A server on every local address whose handler holds each request until
+/// released.
+async fn gated_any() -> (Server, Arc<AtomicUsize>, Channel<()>) {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let release: Channel<()> = Channel::buffered(1024);
+    let (a, r) = (arrived.clone(), release.clone());
+    let server = http::start_server(
+        move |_req: Request| {
+            let (a, r) = (a.clone(), r.clone());
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                r.recv().await;
+                "released"
+            }
+        },
+        ServerOptions {
+            host: "0.0.0.0".parse().unwrap(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the server starts");
+    (server, arrived, release)
+}
+
+async fn until_stats(client: &Client, what: &str, ok: impl Fn(&http::HostStats) -> bool) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let total = client.stats().total();
+        if ok(&total) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {what}: {total:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn until_count(counter: &AtomicUsize, n: usize) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(tokio::time::Instant::now() < deadline, "never reached {n}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Host B waits for the total limit while host A's only connection is in
+/// use; when A's response ends, its connection must not sit idle while B
+/// waits forever: it makes room for B.
+#[tokio::test]
+async fn a_request_queued_at_the_total_limit_gets_the_slot_when_another_hosts_connection_goes_idle()
+{
+    let (server, arrived, release) = gated_any().await;
+    let client = Client::new(ClientOptions {
+        total_connections: 1,
+        ..Default::default()
+    });
+    let a = format!("http://127.0.0.2:{}/", server.port());
+    let b = format!("http://127.0.0.3:{}/", server.port());
+    let first = tokio::spawn(client.get(&a).send());
+    until_count(&arrived, 1).await;
+    let second = tokio::spawn(client.get(&b).send());
+    until_stats(&client, "B queued", |t| t.queued == 1).await;
+    release.send(()).await.unwrap();
+    release.send(()).await.unwrap();
+    let res = within(first).await.unwrap().unwrap();
+    assert_eq!(res.text().await.unwrap(), "released");
+    let res = within(second)
+        .await
+        .unwrap()
+        .expect("B is served once A is done");
+    assert_eq!(res.text().await.unwrap(), "released");
+    until_stats(&client, "settled on one connection", |t| {
+        t.in_use == 0 && t.queued == 0 && t.live == 1
+    })
+    .await;
+    server.close().await;
+}
+
+/// The same at the total limit with HTTP/2: an idle shared h2c connection
+/// of host A must make room for host B, queued or arriving.
+#[tokio::test]
+async fn an_idle_http2_connection_of_another_host_makes_room_at_the_total_limit() {
+    let (server, arrived, release) = gated_any().await;
+    let client = Client::new(ClientOptions {
+        total_connections: 1,
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let a = format!("http://127.0.0.2:{}/", server.port());
+    let b = format!("http://127.0.0.3:{}/", server.port());
+    // Arriving after A's connection went idle.
+    release.send(()).await.unwrap();
+    let res = within(client.get(&a).send()).await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    assert_eq!(res.text().await.unwrap(), "released");
+    until_stats(&client, "A idle", |t| t.in_use == 0 && t.idle == 1).await;
+    release.send(()).await.unwrap();
+    let res = within(client.get(&b).send())
+        .await
+        .expect("B is served: A's idle connection made room");
+    assert_eq!(res.text().await.unwrap(), "released");
+    // Queued while A's connection is in use, then A goes idle.
+    let first = tokio::spawn(client.get(&a).send());
+    until_count(&arrived, 3).await;
+    let second = tokio::spawn(client.get(&b).send());
+    until_stats(&client, "B queued", |t| t.queued == 1).await;
+    release.send(()).await.unwrap();
+    release.send(()).await.unwrap();
+    let res = within(first).await.unwrap().unwrap();
+    assert_eq!(res.text().await.unwrap(), "released");
+    let res = within(second)
+        .await
+        .unwrap()
+        .expect("B is served once A is done");
+    assert_eq!(res.text().await.unwrap(), "released");
+    until_stats(&client, "settled", |t| {
+        t.in_use == 0 && t.queued == 0 && t.live == 1
+    })
+    .await;
+    server.close().await;
+}
