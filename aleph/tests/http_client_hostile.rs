@@ -1,5 +1,6 @@
 //! A hostile reviewer's tests of the client: the pool's accounting across
-//! hosts under the total limit. Real sockets on 127.0.0.1 (and 127.0.0.2/3 for other hosts).
+//! hosts under the total limit, and replays of requests a server may have
+//! seen. Real sockets on 127.0.0.1 (and 127.0.0.2/3 for other hosts).
 
 mod support;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 use aleph::http::{self, Client, ClientOptions, Request, ServerOptions};
 use aleph::stream::Channel;
 use aleph::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use support::{within, LIMIT};
 
@@ -136,4 +138,63 @@ async fn an_idle_http2_connection_of_another_host_makes_room_at_the_total_limit(
     })
     .await;
     server.close().await;
+}
+
+/// A peer that reads each request (head and body) and closes without an
+/// answer: the server saw it.
+async fn reads_then_closes() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !got.ends_with(b"payload") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// Opt-in retries must not send a POST again once the server may have
+/// seen it (it read the whole request, then closed): only failures before
+/// the request went out are retried for a method that is not idempotent.
+#[tokio::test(start_paused = true)]
+async fn an_opt_in_retry_never_sends_a_post_the_server_saw_again() {
+    let (port, seen) = reads_then_closes().await;
+    let client = Client::default();
+    let err = within(
+        client
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body("payload")
+            .retry(3, Duration::from_millis(10))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_closed(), "{err}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "the POST was sent once");
+    // An idempotent PUT may be retried.
+    let err = within(
+        client
+            .put(format!("http://127.0.0.1:{port}/"))
+            .body("payload")
+            .retry(2, Duration::from_millis(10))
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_closed(), "{err}");
+    assert_eq!(seen.load(Ordering::SeqCst), 4, "the PUT was sent 3 times");
 }

@@ -369,7 +369,10 @@ impl RequestBuilder {
 
     /// Retries up to `times` after a failure, waiting `backoff`, then twice
     /// as long each time; only a body in memory is sent again (a streamed
-    /// body is never retried).
+    /// body is never retried). A method that is not idempotent (POST,
+    /// PATCH) is retried only after a failure before the request went out
+    /// (connect, DNS, connect or pool-wait timeout), never once the server
+    /// may have seen it.
     pub fn retry(mut self, times: u32, backoff: Duration) -> RequestBuilder {
         self.options.retries = times;
         self.options.retry_backoff = backoff;
