@@ -198,3 +198,99 @@ async fn an_opt_in_retry_never_sends_a_post_the_server_saw_again() {
     assert!(err.is_closed(), "{err}");
     assert_eq!(seen.load(Ordering::SeqCst), 4, "the PUT was sent 3 times");
 }
+
+/// A peer answering each connection with `first` (an event stream's
+/// bytes, then the connection closes), recording the (paused) clock at
+/// every accept.
+async fn event_peer(
+    first: &'static [u8],
+    later: &'static [u8],
+) -> (
+    u16,
+    tokio::sync::mpsc::UnboundedReceiver<tokio::time::Instant>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = tx.send(tokio::time::Instant::now());
+            let events = if n == 0 { first } else { later };
+            n += 1;
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                    connection: close\r\n\r\n"
+                    .to_vec();
+                answer.extend_from_slice(events);
+                let _ = socket.write_all(&answer).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (port, rx)
+}
+
+async fn accept_gaps(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<tokio::time::Instant>,
+    n: usize,
+) -> Vec<Duration> {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        times.push(within(rx.recv()).await.unwrap());
+    }
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// `retry: 0` from a server that closes after each event must not make a
+/// reconnection storm: reconnects are at least 100 ms apart.
+#[tokio::test(start_paused = true)]
+async fn sse_retry_zero_does_not_reconnect_in_a_tight_loop() {
+    use futures::StreamExt;
+    let event: &[u8] = b"retry: 0\ndata: x\n\n";
+    let (port, mut accepts) = event_peer(event, event).await;
+    let client = Client::default();
+    let res = within(client.get(format!("http://127.0.0.1:{port}/")).send())
+        .await
+        .unwrap();
+    let mut events = res.sse();
+    let reader = tokio::spawn(async move {
+        for _ in 0..5 {
+            let event = events.next().await.unwrap().unwrap();
+            assert_eq!(event.data.as_deref(), Some("x"));
+        }
+    });
+    let gaps = accept_gaps(&mut accepts, 5).await;
+    within(reader).await.unwrap();
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(100)),
+        "reconnects too close together: {gaps:?}"
+    );
+}
+
+/// Reconnections that bring no event back off: each wait twice the last.
+#[tokio::test(start_paused = true)]
+async fn sse_reconnects_that_bring_nothing_back_off() {
+    use futures::StreamExt;
+    let (port, mut accepts) = event_peer(b"retry: 0\ndata: x\n\n", b"").await;
+    let client = Client::default();
+    let res = within(client.get(format!("http://127.0.0.1:{port}/")).send())
+        .await
+        .unwrap();
+    let mut events = res.sse();
+    let reader = tokio::spawn(async move {
+        let event = events.next().await.unwrap().unwrap();
+        assert_eq!(event.data.as_deref(), Some("x"));
+        // Nothing more ever comes.
+        events.next().await
+    });
+    let gaps = accept_gaps(&mut accepts, 5).await;
+    reader.abort();
+    assert!(
+        gaps.windows(2).all(|w| w[1] >= w[0] * 2),
+        "no backoff between empty reconnects: {gaps:?}"
+    );
+    assert!(gaps[0] >= Duration::from_millis(100), "{gaps:?}");
+}
