@@ -294,3 +294,130 @@ async fn sse_reconnects_that_bring_nothing_back_off() {
     );
     assert!(gaps[0] >= Duration::from_millis(100), "{gaps:?}");
 }
+
+/// A keep-alive HTTP/1.1 peer counting its open connections: `/big` is a
+/// 4 MiB body, `/small/N` answers `small N`, `/hold` never answers.
+async fn counting_peer() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let open = Arc::new(AtomicUsize::new(0));
+    let counter = open.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                'conn: loop {
+                    let head_end = loop {
+                        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => break 'conn,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+                    got.drain(..head_end);
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                    let body: Vec<u8> = if path == "/big" {
+                        vec![b'z'; 4 << 20]
+                    } else if path == "/hold" {
+                        // Until the client goes.
+                        while !matches!(socket.read(&mut buf).await, Ok(0) | Err(_)) {}
+                        break 'conn;
+                    } else {
+                        format!("small {}", &path[7..]).into_bytes()
+                    };
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                    if socket.write_all(head.as_bytes()).await.is_err()
+                        || socket.write_all(&body).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                counter.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, open)
+}
+
+/// Waits (bounded) until the client's live connections and the peer's open
+/// sockets agree on `n`, nothing in use or queued.
+async fn until_live(client: &Client, open: &AtomicUsize, n: usize) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let total = client.stats().total();
+        let server = open.load(Ordering::SeqCst);
+        if total.live == n && server == n && total.in_use == 0 && total.queued == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "client {total:?} and server ({server} open) never settled on {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The pool's count of live connections matches the server's open sockets
+/// through every way a response can be dropped, and a reused connection
+/// never carries the leftovers of the last response.
+#[tokio::test]
+async fn live_connections_match_the_servers_sockets_whatever_is_dropped_when() {
+    use futures::StreamExt;
+    let (port, open) = counting_peer().await;
+    let client = Client::new(ClientOptions {
+        connections_per_host: 2,
+        ..Default::default()
+    });
+    let at = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let res = within(client.get(at("/small/1")).send()).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "small 1");
+    until_live(&client, &open, 1).await;
+
+    // A big body dropped after its first chunk: closed, not drained.
+    let res = within(client.get(at("/big")).send()).await.unwrap();
+    let mut body = aleph::bytes::ByteSource::into_byte_stream(res.into_body());
+    let first = within(body.next()).await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(body);
+    until_live(&client, &open, 0).await;
+
+    // A small body dropped unread: drained and kept.
+    let res = within(client.get(at("/small/2")).send()).await.unwrap();
+    drop(res);
+    until_live(&client, &open, 1).await;
+    let res = within(client.get(at("/small/3")).send()).await.unwrap();
+    assert!(res.reused());
+    assert_eq!(res.text().await.unwrap(), "small 3");
+
+    // A request dropped while it waits for the answer: its connection goes.
+    let waiting = tokio::spawn(client.get(at("/hold")).send());
+    until_stats(&client, "one in use", |t| t.in_use == 1).await;
+    waiting.abort();
+    let _ = within(waiting).await;
+    until_live(&client, &open, 0).await;
+
+    // Both connections busy with big bodies, a third request queued, all
+    // dropped at once.
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let res = within(client.get(at("/big")).send()).await.unwrap();
+        let mut body = aleph::bytes::ByteSource::into_byte_stream(res.into_body());
+        within(body.next()).await.unwrap().unwrap();
+        bodies.push(body);
+    }
+    let queued = tokio::spawn(client.get(at("/small/4")).send());
+    until_stats(&client, "one queued", |t| t.queued == 1).await;
+    queued.abort();
+    let _ = within(queued).await;
+    drop(bodies);
+    until_live(&client, &open, 0).await;
+    let res = within(client.get(at("/small/5")).send()).await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "small 5");
+    until_live(&client, &open, 1).await;
+}
