@@ -421,3 +421,69 @@ async fn live_connections_match_the_servers_sockets_whatever_is_dropped_when() {
     assert_eq!(res.text().await.unwrap(), "small 5");
     until_live(&client, &open, 1).await;
 }
+
+/// An h2c peer (the `h2` crate) whose first connection refuses every
+/// stream (REFUSED_STREAM) and then says GOAWAY; later connections answer
+/// `ok`. Counts the streams it answered.
+async fn refusing_h2_peer() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = answered.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((socket, _)) = listener.accept().await {
+            let refuse = n == 0;
+            n += 1;
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(socket).await else {
+                    return;
+                };
+                while let Some(Ok((request, mut respond))) = conn.accept().await {
+                    if refuse {
+                        respond.send_reset(h2::Reason::REFUSED_STREAM);
+                        conn.graceful_shutdown();
+                        continue;
+                    }
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let mut body = request.into_body();
+                    while let Some(Ok(chunk)) = body.data().await {
+                        let _ = body.flow_control().release_capacity(chunk.len());
+                    }
+                    let response = ::http::Response::new(());
+                    if let Ok(mut send) = respond.send_response(response, false) {
+                        let _ = send.send_data(bytes::Bytes::from_static(b"ok"), true);
+                    }
+                }
+            });
+        }
+    });
+    (port, answered)
+}
+
+/// A POST refused by HTTP/2 (REFUSED_STREAM, then GOAWAY) was not
+/// processed: it is sent again on a new connection, once, and the refusing
+/// connection leaves the pool.
+#[tokio::test]
+async fn a_refused_http2_stream_is_replayed_once_on_a_new_connection() {
+    let (port, answered) = refusing_h2_peer().await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let res = within(
+        client
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body("payload")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(answered.load(Ordering::SeqCst), 1);
+    until_stats(&client, "one live connection", |t| {
+        t.live == 1 && t.in_use == 0 && t.queued == 0
+    })
+    .await;
+}
