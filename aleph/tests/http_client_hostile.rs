@@ -487,3 +487,45 @@ async fn a_refused_http2_stream_is_replayed_once_on_a_new_connection() {
     })
     .await;
 }
+
+/// A peer answering every connection with `head` then `body` (bytes as
+/// given, nothing checked), then closing.
+async fn raw_peer(head: String, body: &'static [u8]) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let head = head.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// A Content-Encoding naming thousands of codings (curl's CVE-2022-32206)
+/// must not build thousands of nested decoders (memory, and a stack
+/// overflow when the body is polled): more than a few codings is a decode
+/// error.
+#[tokio::test]
+async fn a_response_with_thousands_of_content_codings_is_a_decode_error() {
+    let codings = vec!["gzip"; 20_000].join(",");
+    let body: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00";
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-encoding: {codings}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let port = raw_peer(head, body).await;
+    let client = Client::default();
+    let res = within(client.get(format!("http://127.0.0.1:{port}/")).send())
+        .await
+        .unwrap();
+    let err = within(res.bytes()).await.unwrap_err();
+    assert!(err.is_decode(), "{err}");
+    assert!(err.to_string().contains("content codings"), "{err}");
+}
