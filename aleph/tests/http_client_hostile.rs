@@ -529,3 +529,104 @@ async fn a_response_with_thousands_of_content_codings_is_a_decode_error() {
     assert!(err.is_decode(), "{err}");
     assert!(err.to_string().contains("content codings"), "{err}");
 }
+
+/// Malformed and oversized answers are errors, never a hang or a panic:
+/// an invalid status line, a head of thousands of headers, a header line
+/// with no end, a body shorter than its Content-Length, a chunked body cut
+/// off, and an answer of 1xx heads followed by the real one (taken).
+#[tokio::test]
+async fn malformed_or_oversized_answers_are_errors_not_hangs() {
+    let client = Client::default();
+    let get = |port: u16| client.get(format!("http://127.0.0.1:{port}/")).send();
+
+    let port = raw_peer("HTTP/1.1 2OO OK\r\ncontent-length: 0\r\n\r\n".into(), b"").await;
+    let err = within(get(port)).await.unwrap_err();
+    assert_eq!(err.kind(), aleph::ErrorKind::Protocol, "{err}");
+
+    let many: String = (0..5000).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let port = raw_peer(format!("HTTP/1.1 200 OK\r\n{many}\r\n"), b"").await;
+    let err = within(get(port)).await.unwrap_err();
+    assert_eq!(err.kind(), aleph::ErrorKind::Protocol, "{err}");
+
+    let endless = "a".repeat(2 << 20);
+    let port = raw_peer(format!("HTTP/1.1 200 OK\r\nx-long: {endless}"), b"").await;
+    let err = within(get(port)).await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            aleph::ErrorKind::Protocol | aleph::ErrorKind::Closed
+        ),
+        "{err}"
+    );
+
+    let port = raw_peer(
+        "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".into(),
+        b"short",
+    )
+    .await;
+    let res = within(get(port)).await.unwrap();
+    let err = within(res.bytes()).await.unwrap_err();
+    assert!(err.is_body(), "{err}");
+
+    let port = raw_peer(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".into(),
+        b"5\r\nhello\r\n",
+    )
+    .await;
+    let res = within(get(port)).await.unwrap();
+    let err = within(res.bytes()).await.unwrap_err();
+    assert!(err.is_body(), "{err}");
+
+    let port = raw_peer(
+        "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n\
+         HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+            .into(),
+        b"ok",
+    )
+    .await;
+    let res = within(get(port)).await.unwrap();
+    assert_eq!(res.status(), http::StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ok");
+
+    until_stats(&client, "settled with nothing live", |t| {
+        t.live == 0 && t.in_use == 0 && t.queued == 0
+    })
+    .await;
+}
+
+/// A server that answers 413 from the head alone and closes, while the
+/// client still sends a large body: the answer (or an I/O error) comes
+/// back, nothing hangs, and the connection is not kept.
+#[tokio::test]
+async fn an_answer_before_the_body_was_read_ends_the_request_and_its_connection() {
+    let port = raw_peer(
+        "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\nconnection: close\r\n\r\n".into(),
+        b"big",
+    )
+    .await;
+    let client = Client::default();
+    let outcome = within(
+        client
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body(vec![b'x'; 16 << 20])
+            .send(),
+    )
+    .await;
+    match outcome {
+        Err(err) if err.status().is_some() => {
+            assert_eq!(err.status(), Some(http::StatusCode::PAYLOAD_TOO_LARGE))
+        }
+        Err(err) => assert!(
+            matches!(
+                err.kind(),
+                aleph::ErrorKind::Io | aleph::ErrorKind::Closed | aleph::ErrorKind::Body
+            ),
+            "{err}"
+        ),
+        Ok(res) => panic!("a 413 is an error by default: {:?}", res.status()),
+    }
+    until_stats(&client, "settled with nothing live", |t| {
+        t.live == 0 && t.in_use == 0 && t.queued == 0
+    })
+    .await;
+}
