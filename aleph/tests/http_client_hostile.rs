@@ -630,3 +630,36 @@ async fn an_answer_before_the_body_was_read_ends_the_request_and_its_connection(
     })
     .await;
 }
+
+/// A Host header the caller set names the first origin: a redirect to
+/// another origin must not carry it there (the new server would be asked
+/// for a site it was never meant for), as curl does.
+#[tokio::test]
+async fn a_callers_host_header_does_not_follow_a_redirect_to_another_origin() {
+    let b = http::start_server(
+        |req: Request| async move {
+            req.headers()
+                .get("host")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        },
+        ServerOptions::default(),
+    )
+    .await
+    .unwrap();
+    let location = format!("http://127.0.0.1:{}/landing", b.port());
+    let head = format!("HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+    let a = raw_peer(head, b"").await;
+    let client = Client::default();
+    let res = within(
+        client
+            .get(format!("http://127.0.0.1:{a}/"))
+            .header("host", "a.example")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.redirects(), 1);
+    assert_eq!(res.text().await.unwrap(), format!("127.0.0.1:{}", b.port()));
+    b.close().await;
+}
