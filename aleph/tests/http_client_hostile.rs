@@ -663,3 +663,64 @@ async fn a_callers_host_header_does_not_follow_a_redirect_to_another_origin() {
     assert_eq!(res.text().await.unwrap(), format!("127.0.0.1:{}", b.port()));
     b.close().await;
 }
+
+/// A directory given as a file body is refused before any connection,
+/// with its name, rather than a head announcing its size and a body that
+/// fails half-way.
+#[tokio::test]
+async fn a_directory_as_a_file_body_is_refused_before_connecting() {
+    let (port, seen) = reads_then_closes().await;
+    let dir = std::env::temp_dir();
+    let client = Client::default();
+    let err = within(
+        client
+            .post(format!("http://127.0.0.1:{port}/"))
+            .file(&dir)
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), aleph::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("directory"), "{err}");
+    assert!(client.stats().hosts.is_empty(), "{:?}", client.stats());
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+}
+
+/// A file body that is not a regular file (a FIFO, as `--data @<(cmd)`
+/// gives) has no length to announce: it is sent whole, chunked, not as an
+/// empty body of length 0.
+#[tokio::test]
+async fn a_fifo_as_a_file_body_is_sent_whole() {
+    let server = http::start_server(
+        |req: Request| async move { aleph::bytes::to_string(req.into_body()).await.unwrap() },
+        ServerOptions::default(),
+    )
+    .await
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("aleph-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("body");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let path = fifo.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        std::fs::write(&path, b"from a pipe").unwrap();
+    });
+    let client = Client::default();
+    let res = within(
+        client
+            .post(format!("http://127.0.0.1:{}/", server.port()))
+            .file(&fifo)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.text().await.unwrap(), "from a pipe");
+    within(writer).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    server.close().await;
+}

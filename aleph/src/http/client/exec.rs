@@ -231,12 +231,20 @@ impl Payload {
                 let file = tokio::fs::File::open(&*path).await.map_err(|e| {
                     Error::from_io(e, format!("cannot open {} to send", path.display()))
                 })?;
-                let length = file
+                let metadata = file
                     .metadata()
                     .await
-                    .map_err(|e| Error::from_io(e, format!("cannot read {}", path.display())))?
-                    .len();
-                Ok((Body::from_reader(file), Some(length)))
+                    .map_err(|e| Error::from_io(e, format!("cannot read {}", path.display())))?;
+                if metadata.is_dir() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("cannot send {}: it is a directory", path.display()),
+                    ));
+                }
+                // A FIFO or a device has no length to announce: it is sent
+                // chunked, to its end.
+                let length = metadata.is_file().then(|| metadata.len());
+                Ok((Body::from_reader(file), length))
             }
         }
     }

@@ -209,7 +209,8 @@ impl RequestBuilder {
 
     /// Sends the file at `path` as the body: streamed, its length sent, and
     /// opened anew for a redirect or a retry (a body that can be replayed,
-    /// unlike a stream). An unreadable file fails the request.
+    /// unlike a stream). An unreadable file or a directory fails the
+    /// request; a FIFO or a device has no length and is sent chunked.
     pub fn file(mut self, path: impl Into<std::path::PathBuf>) -> RequestBuilder {
         self.options.file = Some(path.into());
         self
