@@ -243,7 +243,7 @@ impl Payload {
                 }
                 // A FIFO or a device has no length to announce: it is sent
                 // chunked, to its end.
-                let length = metadata.is_file().then(|| metadata.len());
+                let length = metadata.is_file().then_some(metadata.len());
                 Ok((Body::from_reader(file), length))
             }
         }
