@@ -724,3 +724,158 @@ async fn a_fifo_as_a_file_body_is_sent_whole() {
     let _ = std::fs::remove_dir_all(&dir);
     server.close().await;
 }
+
+/// A host that spoke HTTP/2 and now answers HTTP/1.1 only (the backend
+/// behind the name changed) gets parallel connections again, up to the
+/// per-host limit. (Here the host's entry was evicted between the two, so
+/// this does not reach the case the pool fix of the same commit is for:
+/// requests queued to share a connection being opened, which came up
+/// HTTP/1.1, while the host's entry lived on.)
+#[tokio::test]
+async fn requests_waiting_to_share_an_http2_connection_that_came_up_http1_get_their_own() {
+    use aleph::http::HttpVersion;
+    use aleph::tls::{ClientTls, Identity, ServerTls, ServerTlsOptions};
+    let identity = Identity::self_signed(&["localhost"]).unwrap();
+    let tls = ServerTls::new(ServerTlsOptions {
+        identity: Some(identity.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let h2 = http::start_server(
+        |_req: Request| async { "h2" },
+        ServerOptions {
+            tls: Some(tls.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let port = h2.port();
+    let client = Client::new(ClientOptions {
+        tls: Some(ClientTls::trusting_pem(identity.certificate_pem().as_bytes()).unwrap()),
+        connections_per_host: 4,
+        ..Default::default()
+    });
+    let target = format!("https://localhost:{port}/");
+    let res = within(client.get(&target).send()).await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    res.text().await.unwrap();
+    h2.close().await;
+    until_stats(&client, "the h2 connection gone", |t| t.live == 0).await;
+
+    // The same port, HTTP/1.1 only now, holding each request until released.
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let release: Channel<()> = Channel::buffered(16);
+    let (a, r) = (arrived.clone(), release.clone());
+    let h1 = http::start_server(
+        move |_req: Request| {
+            let (a, r) = (a.clone(), r.clone());
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                r.recv().await;
+                "h1"
+            }
+        },
+        ServerOptions {
+            port,
+            tls: Some(tls),
+            http_versions: vec![HttpVersion::Http1],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let requests: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(client.get(&target).send()))
+        .collect();
+    until_count(&arrived, 4).await;
+    for _ in 0..4 {
+        release.send(()).await.unwrap();
+    }
+    for request in requests {
+        let res = within(request).await.unwrap().unwrap();
+        assert_eq!(res.version(), http::Version::HTTP_11);
+        assert_eq!(res.text().await.unwrap(), "h1");
+    }
+    h1.close().await;
+}
+
+/// An h2c peer: on its first connection, `/long` is held until `release`
+/// and the connection then says GOAWAY (graceful: the held stream goes
+/// on); every other stream, on any connection, is answered with the
+/// connection's number.
+async fn goaway_h2_peer() -> (u16, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = Arc::new(AtomicUsize::new(0));
+    let (r, h) = (release.clone(), held.clone());
+    tokio::spawn(async move {
+        let mut n = 0usize;
+        while let Ok((socket, _)) = listener.accept().await {
+            n += 1;
+            let number = n;
+            let (release, held) = (r.clone(), h.clone());
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(socket).await else {
+                    return;
+                };
+                while let Some(Ok((request, mut respond))) = conn.accept().await {
+                    if request.uri().path() == "/long" {
+                        let release = release.clone();
+                        held.fetch_add(1, Ordering::SeqCst);
+                        tokio::spawn(async move {
+                            release.notified().await;
+                            if let Ok(mut send) =
+                                respond.send_response(::http::Response::new(()), false)
+                            {
+                                let _ = send.send_data(bytes::Bytes::from_static(b"long"), true);
+                            }
+                        });
+                        conn.graceful_shutdown();
+                        continue;
+                    }
+                    if let Ok(mut send) = respond.send_response(::http::Response::new(()), false) {
+                        let _ = send.send_data(bytes::Bytes::from(format!("conn {number}")), true);
+                    }
+                }
+            });
+        }
+    });
+    (port, release, held)
+}
+
+/// After a GOAWAY, an HTTP/2 connection still finishing a stream must not
+/// be handed to new requests: they go on a new connection, and the pool
+/// counts both until the old one ends.
+#[tokio::test]
+async fn a_connection_that_said_goaway_takes_no_new_requests() {
+    let (port, release, held) = goaway_h2_peer().await;
+    let client = Client::new(ClientOptions {
+        http2_prior_knowledge: true,
+        ..Default::default()
+    });
+    let at = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let long = tokio::spawn(client.get(at("/long")).send());
+    until_count(&held, 1).await;
+    // The first may race the GOAWAY onto the old connection (the server
+    // still takes it then); the GOAWAY comes before its answer, so the
+    // later ones must go on a new connection.
+    for i in 0..3 {
+        let res = within(client.get(at("/next")).send())
+            .await
+            .expect("a new request goes on a new connection");
+        let text = res.text().await.unwrap();
+        assert!(
+            text == "conn 2" || (i == 0 && text == "conn 1"),
+            "{i}: {text}"
+        );
+    }
+    release.notify_one();
+    let res = within(long).await.unwrap().unwrap();
+    assert_eq!(res.text().await.unwrap(), "long");
+    until_stats(&client, "settled on the new connection", |t| {
+        t.live == 1 && t.in_use == 0 && t.queued == 0
+    })
+    .await;
+}

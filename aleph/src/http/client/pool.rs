@@ -712,6 +712,11 @@ impl Permit {
             if let Some(host) = state.hosts.get_mut(&key) {
                 host.connecting -= 1;
                 host.speaks_h2 = matches!(sender, Sender::Http2(_));
+                if !host.speaks_h2 && !host.waiters.is_empty() {
+                    // They waited to share an HTTP/2 connection that came up
+                    // HTTP/1.1: they open their own, up to the limits.
+                    pool.slot_freed(state, &key, &mut undelivered);
+                }
             }
         }
         if let Sender::Http2(h2) = &sender {
