@@ -32,7 +32,14 @@ async fn nginx_over_http11_reuses_one_connection_as_its_log_shows() {
         assert_eq!(res.version(), Version::HTTP_11);
         res.text().await.unwrap();
     }
-    let log = nginx.access_log();
+    // nginx logs a request after its response went out: wait (bounded)
+    // for the third line.
+    let deadline = std::time::Instant::now() + support::LIMIT;
+    let mut log = nginx.access_log();
+    while log.lines().count() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        log = nginx.access_log();
+    }
     let last: Vec<&str> = log.lines().rev().take(3).collect();
     assert_eq!(last.len(), 3, "{log}");
     let connections: Vec<&str> = last.iter().map(|l| l.split(' ').next().unwrap()).collect();

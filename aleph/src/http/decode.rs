@@ -31,6 +31,12 @@ pub(crate) const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 /// The most decoded bytes handed out in one chunk.
 const CHUNK: usize = 16 * 1024;
 
+/// The most codings one body is decoded through. Each is a decoder with
+/// its buffers, polled inside the one before: a hostile header naming
+/// thousands would take memory and overflow the stack (curl's
+/// CVE-2022-32206; curl's own limit is 5 as well).
+const MAX_CODINGS: usize = 5;
+
 /// The largest zstd window accepted: 8 MiB, as RFC 9659 §3 asks of HTTP
 /// decoders, so a hostile frame header cannot make us reserve gigabytes.
 const ZSTD_WINDOW_LOG_MAX: u32 = 23;
@@ -91,11 +97,24 @@ fn codings(value: &HeaderValue) -> Option<Vec<Coding>> {
 ///
 /// # Errors
 ///
-/// The decoded body fails with [`ErrorKind::Decode`] on corrupt input and
-/// on input that ends before the compressed stream does.
+/// The decoded body fails with [`ErrorKind::Decode`] on corrupt input, on
+/// input that ends before the compressed stream does, and at once when
+/// more than 5 codings are named.
 #[allow(dead_code)] // Until the client calls it.
 pub(crate) fn decode(body: Body, content_encoding: &HeaderValue) -> Option<Body> {
     let codings = codings(content_encoding)?;
+    if codings.len() > MAX_CODINGS {
+        let error = Error::new(
+            ErrorKind::Decode,
+            format!(
+                "{} content codings in one body (at most {MAX_CODINGS} are decoded)",
+                codings.len()
+            ),
+        );
+        return Some(Body::from_stream(futures_util::stream::once(async move {
+            Err::<Bytes, Error>(error)
+        })));
+    }
     Some(codings.into_iter().rev().fold(body, |body, coding| {
         Body::from_stream(decoded(body, coding))
     }))

@@ -231,12 +231,20 @@ impl Payload {
                 let file = tokio::fs::File::open(&*path).await.map_err(|e| {
                     Error::from_io(e, format!("cannot open {} to send", path.display()))
                 })?;
-                let length = file
+                let metadata = file
                     .metadata()
                     .await
-                    .map_err(|e| Error::from_io(e, format!("cannot read {}", path.display())))?
-                    .len();
-                Ok((Body::from_reader(file), Some(length)))
+                    .map_err(|e| Error::from_io(e, format!("cannot read {}", path.display())))?;
+                if metadata.is_dir() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("cannot send {}: it is a directory", path.display()),
+                    ));
+                }
+                // A FIFO or a device has no length to announce: it is sent
+                // chunked, to its end.
+                let length = metadata.is_file().then_some(metadata.len());
+                Ok((Body::from_reader(file), length))
             }
         }
     }
@@ -304,7 +312,7 @@ async fn with_retries(
     loop {
         match exchange(plan, method, url, headers, body).await {
             Ok(response) => return Ok(response),
-            Err(error) if left > 0 && retryable(&error) => {
+            Err(error) if left > 0 && retryable(&error, method) => {
                 let Some(next) = copy.as_ref().and_then(Payload::try_clone) else {
                     return Err(error);
                 };
@@ -322,15 +330,24 @@ async fn with_retries(
     }
 }
 
-fn retryable(error: &Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::Connect
-            | ErrorKind::Timeout
-            | ErrorKind::Io
-            | ErrorKind::Closed
-            | ErrorKind::Dns
-    ) && error.timeout_kind() != Some(TimeoutKind::Request)
+/// Whether a failure is worth a retry: for a method that is not
+/// idempotent (a POST, a PATCH), only a failure before the request went out
+/// (no connection, no slot), as the server may have acted on one it saw.
+fn retryable(error: &Error, method: &Method) -> bool {
+    if error.timeout_kind() == Some(TimeoutKind::Request) {
+        return false;
+    }
+    let unsent = matches!(error.kind(), ErrorKind::Connect | ErrorKind::Dns)
+        || matches!(
+            error.timeout_kind(),
+            Some(TimeoutKind::Connect | TimeoutKind::PoolWait)
+        );
+    unsent
+        || (is_idempotent(method)
+            && matches!(
+                error.kind(),
+                ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Closed
+            ))
 }
 
 /// The target of `url`: the pool's key and what to dial.

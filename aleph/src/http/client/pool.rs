@@ -493,8 +493,12 @@ impl Pool {
                     return;
                 };
                 let mut expired = Vec::new();
-                let mut state = shared.state.lock();
-                let state = &mut *state;
+                let mut undelivered = Vec::new();
+                let pool = Pool {
+                    shared: shared.clone(),
+                };
+                let mut guard = shared.state.lock();
+                let state = &mut *guard;
                 let now = Instant::now();
                 let keys: Vec<Key> = state.hosts.keys().cloned().collect();
                 for key in keys {
@@ -517,10 +521,22 @@ impl Pool {
                     }
                     host.live -= closed;
                     state.live -= closed;
-                    evict_if_unused(state, &key);
+                    if closed > 0 {
+                        // Requests waiting (here, or at another host for the
+                        // total limit) get the slots.
+                        pool.slot_freed(state, &key, &mut undelivered);
+                    } else {
+                        evict_if_unused(state, &key);
+                    }
                 }
-                if state.hosts.is_empty() {
+                let done = state.hosts.is_empty();
+                if done {
                     state.reaper = None;
+                }
+                drop(guard);
+                drop(expired);
+                drop(undelivered);
+                if done {
                     return;
                 }
             }
@@ -602,6 +618,20 @@ impl Pool {
             }
             return;
         }
+        if starved_elsewhere(state, key, self.shared.limits) {
+            // Another host waits for the total limit: this connection
+            // closes to make room rather than sit idle.
+            if let Some(host) = state.hosts.get_mut(key) {
+                host.live -= 1;
+            }
+            state.live -= 1;
+            drop(sender);
+            self.slot_freed(state, key, undelivered);
+            return;
+        }
+        let Some(host) = state.hosts.get_mut(key) else {
+            return;
+        };
         host.idle.push_back(Idle {
             id,
             sender,
@@ -610,17 +640,42 @@ impl Pool {
     }
 }
 
+/// Whether a host other than `key` has a request waiting that only the
+/// total limit holds back (its own per-host limit would let it connect).
+fn starved_elsewhere(state: &State, key: &Key, limits: Limits) -> bool {
+    state.queued > 0
+        && state.live >= limits.total
+        && state
+            .hosts
+            .iter()
+            .any(|(k, h)| k != key && !h.waiters.is_empty() && h.live < limits.per_host)
+}
+
 /// Closes the least recently used idle connection of any host, to make
 /// room under the total limit.
 fn close_oldest_idle(state: &mut State) {
+    // An HTTP/2 connection with no stream open is idle too.
     let oldest = state
         .hosts
         .iter()
-        .filter_map(|(key, host)| host.idle.front().map(|idle| (idle.since, key.clone())))
-        .min_by_key(|(since, _)| *since);
-    if let Some((_, key)) = oldest {
+        .flat_map(|(key, host)| {
+            let http1 = host.idle.front().map(|idle| (idle.since, false, key));
+            let http2 = host
+                .h2
+                .as_ref()
+                .filter(|h2| h2.streams == 0)
+                .map(|h2| (h2.since, true, key));
+            http1.into_iter().chain(http2)
+        })
+        .min_by_key(|(since, _, _)| *since)
+        .map(|(_, http2, key)| (http2, key.clone()));
+    if let Some((http2, key)) = oldest {
         if let Some(host) = state.hosts.get_mut(&key) {
-            host.idle.pop_front();
+            if http2 {
+                host.h2 = None;
+            } else {
+                host.idle.pop_front();
+            }
             host.live -= 1;
             state.live -= 1;
             evict_if_unused(state, &key);
@@ -657,6 +712,11 @@ impl Permit {
             if let Some(host) = state.hosts.get_mut(&key) {
                 host.connecting -= 1;
                 host.speaks_h2 = matches!(sender, Sender::Http2(_));
+                if !host.speaks_h2 && !host.waiters.is_empty() {
+                    // They waited to share an HTTP/2 connection that came up
+                    // HTTP/1.1: they open their own, up to the limits.
+                    pool.slot_freed(state, &key, &mut undelivered);
+                }
             }
         }
         if let Sender::Http2(h2) = &sender {
@@ -747,10 +807,23 @@ impl Drop for Checkout {
                     match shared {
                         Some(h2) if !sender.is_closed() => {
                             h2.streams -= 1;
-                            if h2.streams == 0 {
+                            let idle = h2.streams == 0;
+                            if idle {
                                 h2.since = Instant::now();
                             }
-                            evict_if_unused(state, &self.key);
+                            if idle && starved_elsewhere(state, &self.key, self.pool.shared.limits)
+                            {
+                                // Another host waits for the total limit:
+                                // the idle connection makes room.
+                                if let Some(host) = state.hosts.get_mut(&self.key) {
+                                    closed = host.h2.take();
+                                    host.live -= 1;
+                                }
+                                state.live -= 1;
+                                self.pool.slot_freed(state, &self.key, &mut undelivered);
+                            } else {
+                                evict_if_unused(state, &self.key);
+                            }
                         }
                         Some(_) => {
                             // The shared connection died: it leaves the host.

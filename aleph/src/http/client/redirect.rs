@@ -55,9 +55,10 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// Removes what must not follow a request to another origin: credentials
-/// and cookies.
+/// Removes what must not follow a request to another origin: credentials,
+/// cookies, and a `Host` the caller set (it names the first origin).
 pub(crate) fn strip_credentials(headers: &mut HeaderMap) {
+    headers.remove(header::HOST);
     headers.remove(header::AUTHORIZATION);
     headers.remove(header::PROXY_AUTHORIZATION);
     headers.remove(header::COOKIE);

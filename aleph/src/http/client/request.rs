@@ -209,7 +209,8 @@ impl RequestBuilder {
 
     /// Sends the file at `path` as the body: streamed, its length sent, and
     /// opened anew for a redirect or a retry (a body that can be replayed,
-    /// unlike a stream). An unreadable file fails the request.
+    /// unlike a stream). An unreadable file or a directory fails the
+    /// request; a FIFO or a device has no length and is sent chunked.
     pub fn file(mut self, path: impl Into<std::path::PathBuf>) -> RequestBuilder {
         self.options.file = Some(path.into());
         self
@@ -369,7 +370,10 @@ impl RequestBuilder {
 
     /// Retries up to `times` after a failure, waiting `backoff`, then twice
     /// as long each time; only a body in memory is sent again (a streamed
-    /// body is never retried).
+    /// body is never retried). A method that is not idempotent (POST,
+    /// PATCH) is retried only after a failure before the request went out
+    /// (connect, DNS, connect or pool-wait timeout), never once the server
+    /// may have seen it.
     pub fn retry(mut self, times: u32, backoff: Duration) -> RequestBuilder {
         self.options.retries = times;
         self.options.retry_backoff = backoff;

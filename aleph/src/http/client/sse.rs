@@ -21,6 +21,12 @@ use crate::{Error, ErrorKind, Result};
 
 /// The wait before reconnecting when the server named none (`retry:`).
 const DEFAULT_RETRY: Duration = Duration::from_secs(3);
+/// The shortest wait before reconnecting, whatever the server's `retry:`
+/// (a `retry: 0` from a server that closes at once would otherwise be a
+/// reconnection storm).
+const MIN_RETRY: Duration = Duration::from_millis(100);
+/// The longest wait that backing off reaches (unless `retry:` is longer).
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What a response needs to ask for its events again.
 #[derive(Clone)]
@@ -33,7 +39,8 @@ pub(crate) struct Reconnect {
 /// stream ends or breaks.
 ///
 /// After an end or a network error, it waits the server's `retry:` (3 s
-/// when none was sent) and sends the request again with `Last-Event-ID`
+/// when none was sent, 100 ms at the least; doubled, up to a minute, for
+/// each reconnection in a row that brought no event) and sends the request again with `Last-Event-ID`
 /// set to the last id seen; an answer other than `200` with
 /// `text/event-stream` ends it with an error, as `EventSource` does.
 /// Reconnection needs a `GET` with no body; it can be turned off with
@@ -65,6 +72,8 @@ pub struct EventSource {
     retry: Duration,
     pending: Option<SyncWrapper<BoxFuture<'static, Result<ClientResponse>>>>,
     done: bool,
+    /// Reconnections in a row that brought no event.
+    quiet: u32,
 }
 
 impl EventSource {
@@ -78,6 +87,7 @@ impl EventSource {
             retry: DEFAULT_RETRY,
             pending: None,
             done: false,
+            quiet: 0,
         }
     }
 
@@ -109,7 +119,11 @@ impl EventSource {
         {
             headers.insert(HeaderName::from_static("last-event-id"), id);
         }
-        let wait = self.retry;
+        let base = self.retry.max(MIN_RETRY);
+        let wait = base
+            .saturating_mul(1 << self.quiet.min(16))
+            .min(MAX_BACKOFF.max(base));
+        self.quiet = self.quiet.saturating_add(1);
         let request = RequestOptions {
             method: Method::GET,
             url: self.url.to_string(),
@@ -162,6 +176,7 @@ impl Stream for EventSource {
             let stream = stream.get_mut();
             match std::task::ready!(stream.poll_next_unpin(cx)) {
                 Some(Ok(event)) => {
+                    this.quiet = 0;
                     this.last_event_id = stream.last_event_id().map(str::to_owned);
                     if let Some(retry) = stream.retry() {
                         this.retry = retry;
