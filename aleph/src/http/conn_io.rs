@@ -99,6 +99,60 @@ impl ReadAhead {
     }
 }
 
+impl ReadAhead {
+    /// The lingering close, once hyper is done with the connection: sends
+    /// the server's end (FIN; over TLS a `close_notify` first, if hyper has
+    /// not), then reads and discards what the client still sends until it
+    /// closes its side, `time` passes or more than `bytes` were discarded.
+    /// Closing with those bytes unread would make the kernel reset the
+    /// connection, and the reset would throw away the response the client
+    /// has not read yet. Returns how many bytes it discarded.
+    pub(crate) async fn linger(&self, time: Duration, bytes: u64) -> u64 {
+        let mut shut = false;
+        let mut discarded = 0u64;
+        let drain =
+            std::future::poll_fn(|cx| self.poll_linger(cx, &mut shut, &mut discarded, bytes));
+        let _ = tokio::time::timeout(time, drain).await;
+        discarded
+    }
+
+    fn poll_linger(
+        &self,
+        cx: &mut Context<'_>,
+        shut: &mut bool,
+        discarded: &mut u64,
+        bytes: u64,
+    ) -> Poll<()> {
+        let mut socket = lock(&self.0);
+        let socket = &mut *socket;
+        if socket.end.is_some() {
+            // The client already closed its side (or the connection broke).
+            return Poll::Ready(());
+        }
+        if !*shut {
+            // A second shutdown after hyper's is harmless; one that fails
+            // leaves the reads below to find out whether anything is left.
+            if Pin::new(&mut socket.io).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            *shut = true;
+        }
+        *discarded += socket.ahead.len() as u64;
+        loop {
+            socket.ahead.clear();
+            if *discarded > bytes {
+                return Poll::Ready(());
+            }
+            socket.ahead.reserve(READ_AHEAD);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut socket.io), cx, &mut socket.ahead) {
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(n)) => *discarded += n as u64,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
 /// What a look at the socket found.
 pub(crate) enum ReadAheadState {
     /// The client closed its side, or the connection failed.
