@@ -280,3 +280,57 @@ async fn a_connection_whose_body_was_read_closes_without_lingering() {
     within(server.close()).await;
     drop(stream);
 }
+
+#[tokio::test]
+async fn a_body_refused_with_413_does_not_cost_the_client_its_response() {
+    let server = serve(ServerOptions {
+        max_body_size: Some(1024),
+        ..Default::default()
+    })
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    let res = within(upload_then_read(&mut stream, BIG)).await;
+    assert_eq!(status(&res), 413, "{res}");
+    drop(stream);
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_small_unread_body_is_drained_by_hyper_and_the_connection_kept() {
+    // hyper drains a dropped body that is already in its read buffer, and
+    // the connection serves the next request.
+    let server = serve(ServerOptions::default()).await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(b"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    assert_redirect(&client::read_response(&mut stream).await);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert_redirect(&read_all(&mut stream).await);
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_client_gone_quiet_ends_the_linger_before_its_time() {
+    let server = serve(ServerOptions {
+        linger_time: Duration::from_secs(3600),
+        linger_bytes: u64::MAX,
+        shutdown_timeout: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .await;
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(&put_head(BIG)).await.unwrap();
+    stream.write_all(&vec![b'q'; 100_000]).await.unwrap();
+    let mut head = [0u8; 12];
+    within(stream.read_exact(&mut head)).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 307");
+    // The client stops sending but keeps its socket open: the server lets
+    // the connection go after a quiet second, not after the hour.
+    within(server.close()).await;
+    drop(stream);
+}

@@ -150,8 +150,8 @@ pub struct ServerOptions {
     /// reset throws away the response the client has not read yet and fails
     /// its upload; so the server sends its end (FIN; over TLS a
     /// `close_notify` first), reads and discards what still comes until the
-    /// client closes its side, this time passes or
-    /// [`linger_bytes`](Self::linger_bytes) were discarded, and only then
+    /// client closes its side, nothing came for a second, this time passes
+    /// or [`linger_bytes`](Self::linger_bytes) were discarded, and only then
     /// closes (nginx's and Apache's lingering close). A lingering connection
     /// holds no handler and no slot of
     /// [`max_connections`](Self::max_connections); the
