@@ -171,6 +171,40 @@ async fn curl_uploads_with_t_and_streams_chunks() {
 }
 
 #[tokio::test]
+async fn curl_gets_the_answer_of_a_handler_that_never_read_its_upload() {
+    // `/` answers without reading the body; the server lingers until curl
+    // stops sending, so curl reads the answer instead of a reset. Plain and
+    // over TLS, several times (the reset raced curl's reads).
+    let certs = Certs::generate().await;
+    let dir = TempDir::new("curl-unread");
+    let file = dir.write("upload.bin", vec![b'u'; 4 * 1024 * 1024]);
+    let plain = server(ServerOptions::default()).await;
+    let tls = tls_server(&certs).await;
+    for _ in 0..3 {
+        for (server, scheme, extra) in [(&plain, "http", None), (&tls, "https", Some(&certs))] {
+            let url = format!("{scheme}://localhost:{}/", server.port());
+            let mut args = vec![
+                OsStr::new("-w").to_owned(),
+                OsStr::new(" %{http_code}").to_owned(),
+                OsStr::new("--http1.1").to_owned(),
+                OsStr::new("-T").to_owned(),
+                file.as_os_str().to_owned(),
+            ];
+            args.push("--resolve".into());
+            args.push(format!("localhost:{}:127.0.0.1", server.port()).into());
+            if let Some(certs) = extra {
+                args.push("--cacert".into());
+                args.push(certs.ca().as_os_str().to_owned());
+            }
+            args.push(url.into());
+            assert_eq!(curl(&args).await, "hello! 200", "{scheme}");
+        }
+    }
+    plain.close().await;
+    tls.close().await;
+}
+
+#[tokio::test]
 async fn curl_reuses_one_connection_across_next() {
     let server = server(ServerOptions::default()).await;
     let url = format!("http://127.0.0.1:{}/peer", server.port());

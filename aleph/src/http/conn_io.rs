@@ -22,6 +22,11 @@ use crate::net::RawStream;
 /// it, the leaving is noticed once the handler reads (or drops) the body.
 pub(crate) const READ_AHEAD: usize = 16 * 1024;
 
+/// How long a lingering connection waits for the client's next bytes (or
+/// its close) before closing: a client that has read its response and
+/// sends nothing more does not hold the connection for the whole linger.
+pub(crate) const LINGER_GAP: Duration = Duration::from_secs(1);
+
 /// The socket and what was read from it ahead of hyper. Shared by hyper's
 /// side ([`ConnIo`]) and the connection's watch ([`ReadAhead`]); both run on
 /// the connection's one task, so the lock is never contended.
@@ -95,6 +100,81 @@ impl ReadAhead {
             ReadAheadState::Took
         } else {
             ReadAheadState::Waiting
+        }
+    }
+}
+
+impl ReadAhead {
+    /// The lingering close, once hyper is done with the connection: sends
+    /// the server's end (FIN; over TLS a `close_notify` first, if hyper has
+    /// not), then reads and discards what the client still sends until it
+    /// closes its side, nothing came for [`LINGER_GAP`], `time` passes, or
+    /// more than `bytes` were discarded. Closing with those bytes unread
+    /// would make the kernel reset the connection, and the reset would
+    /// throw away the response the client has not read yet. Returns how
+    /// many bytes it discarded.
+    ///
+    /// Does nothing while hyper's side still holds the socket: a connection
+    /// upgraded (to a WebSocket, say) is its new owner's.
+    pub(crate) async fn linger(&self, time: Duration, bytes: u64) -> u64 {
+        if Arc::strong_count(&self.0) > 1 {
+            return 0;
+        }
+        let mut shut = false;
+        let mut discarded = 0u64;
+        let gap = LINGER_GAP.min(time);
+        let quiet = tokio::time::sleep(gap);
+        tokio::pin!(quiet);
+        let drain = std::future::poll_fn(|cx| {
+            let before = discarded;
+            if self
+                .poll_linger(cx, &mut shut, &mut discarded, bytes)
+                .is_ready()
+            {
+                return Poll::Ready(());
+            }
+            if discarded != before {
+                quiet.as_mut().reset(Instant::now() + gap);
+            }
+            quiet.as_mut().poll(cx)
+        });
+        let _ = tokio::time::timeout(time, drain).await;
+        discarded
+    }
+
+    fn poll_linger(
+        &self,
+        cx: &mut Context<'_>,
+        shut: &mut bool,
+        discarded: &mut u64,
+        bytes: u64,
+    ) -> Poll<()> {
+        let mut socket = lock(&self.0);
+        let socket = &mut *socket;
+        if socket.end.is_some() {
+            // The client already closed its side (or the connection broke).
+            return Poll::Ready(());
+        }
+        if !*shut {
+            // A second shutdown after hyper's is harmless; one that fails
+            // leaves the reads below to find out whether anything is left.
+            if Pin::new(&mut socket.io).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            *shut = true;
+        }
+        *discarded += socket.ahead.len() as u64;
+        loop {
+            socket.ahead.clear();
+            if *discarded > bytes {
+                return Poll::Ready(());
+            }
+            socket.ahead.reserve(READ_AHEAD);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut socket.io), cx, &mut socket.ahead) {
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(n)) => *discarded += n as u64,
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Exchange {
     gone_changed: Notify,
     /// 0 while the body has not failed.
     failure: AtomicU16,
+    /// Whether the request body was read to its end.
+    body_read: AtomicBool,
 }
 
 impl Exchange {
@@ -53,6 +55,12 @@ impl Exchange {
         let _ =
             self.failure
                 .compare_exchange(0, status.as_u16(), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Whether the request body was read to its end (else the client may
+    /// still be sending it when the connection closes).
+    pub(crate) fn body_was_read(&self) -> bool {
+        self.body_read.load(Ordering::Acquire)
     }
 
     /// The status the request's body failure calls for, if it failed.
@@ -130,6 +138,7 @@ impl Incoming {
             }
             Poll::Ready(None) => {
                 this.done = true;
+                this.exchange.body_read.store(true, Ordering::Release);
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(error))) => {

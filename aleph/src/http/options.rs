@@ -143,6 +143,24 @@ pub struct ServerOptions {
     /// How long [`Server::close`](crate::Server::close) lets in-flight
     /// requests finish before cutting their connections. Default: 15 s.
     pub shutdown_timeout: Duration,
+    /// The longest an HTTP/1 connection lingers after its last response
+    /// when the client may still be sending a request body the handler did
+    /// not read (it answered first, or refused the body: 413, a redirect).
+    /// Closing a socket with unread bytes makes the kernel reset it, and the
+    /// reset throws away the response the client has not read yet and fails
+    /// its upload; so the server sends its end (FIN; over TLS a
+    /// `close_notify` first), reads and discards what still comes until the
+    /// client closes its side, nothing came for a second, this time passes
+    /// or [`linger_bytes`](Self::linger_bytes) were discarded, and only then
+    /// closes (nginx's and Apache's lingering close). A lingering connection
+    /// holds no handler and no slot of
+    /// [`max_connections`](Self::max_connections); the
+    /// [`shutdown_timeout`](Self::shutdown_timeout) cuts it as any other.
+    /// `Duration::ZERO` closes at once. Default: 5 s.
+    pub linger_time: Duration,
+    /// The most bytes a lingering connection discards before it is closed
+    /// (see [`linger_time`](Self::linger_time)). Default: 8 MiB.
+    pub linger_bytes: u64,
     /// Disable Nagle's algorithm on accepted connections. Default: true.
     pub nodelay: bool,
     /// `SO_REUSEADDR` on the listening socket. Default: true.
@@ -179,6 +197,8 @@ impl Default for ServerOptions {
             server_header: Some(HeaderValue::from_static("aleph")),
             handshake_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(15),
+            linger_time: Duration::from_secs(5),
+            linger_bytes: 8 * 1024 * 1024,
             nodelay: true,
             reuse_address: true,
             reuse_port: false,
@@ -205,6 +225,8 @@ impl fmt::Debug for ServerOptions {
             .field("max_connections", &self.max_connections)
             .field("keep_alive", &self.keep_alive)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("linger_time", &self.linger_time)
+            .field("linger_bytes", &self.linger_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -82,8 +82,10 @@ pub(crate) fn respond(
         Version::HTTP_10 | Version::HTTP_09 => !has_token(req.headers(), "keep-alive"),
         _ => false,
     };
+    let mut guard = Guard::new(conn.clone(), exchange.clone());
+    guard.body = is_http1(version) && !http_body::Body::is_end_stream(req.body());
     let pending = Pending {
-        guard: Guard::new(conn.clone(), exchange.clone()),
+        guard,
         version,
         is_head: req.method() == Method::HEAD,
         client_closes,
@@ -278,6 +280,9 @@ struct Guard {
     conn: Arc<Conn>,
     exchange: Arc<Exchange>,
     finished: bool,
+    /// An HTTP/1 request with a body: unless the body was read to its end,
+    /// the client may still be sending it (see `Activity::may_have_unread`).
+    body: bool,
 }
 
 impl Guard {
@@ -287,6 +292,7 @@ impl Guard {
             conn,
             exchange,
             finished: false,
+            body: false,
         }
     }
 }
@@ -294,6 +300,9 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.conn.activity.unwatch_body();
+        if self.body && !self.exchange.body_was_read() {
+            self.conn.activity.note_unread();
+        }
         if !self.finished {
             self.exchange.set_gone();
         }

@@ -210,6 +210,8 @@ pub(crate) struct Settings {
     /// Applied by the connection's watch, not by hyper (see [`Activity::watch`]).
     header_read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    linger_time: Duration,
+    linger_bytes: u64,
     max_connections: Option<usize>,
     /// Connections being served under `max_connections` (rejected ones,
     /// and any when there is no limit, are not counted).
@@ -277,6 +279,8 @@ impl Settings {
             idle_timeout: options.idle_timeout,
             header_read_timeout: options.header_read_timeout,
             write_timeout: options.write_timeout,
+            linger_time: options.linger_time,
+            linger_bytes: options.linger_bytes,
             max_connections: options.max_connections,
             open: AtomicUsize::new(0),
             limits: Limits {
@@ -358,6 +362,9 @@ pub(crate) struct Activity {
     /// Woken when the connection goes idle, for a rejected connection only
     /// (it closes after its first answer).
     went_idle: Option<Notify>,
+    /// Whether the last HTTP/1 request's body may not have been read to its
+    /// end: the client may still be sending it when the connection closes.
+    unread: AtomicBool,
 }
 
 impl Activity {
@@ -369,11 +376,29 @@ impl Activity {
             body_in_flight: AtomicBool::new(false),
             body_exchange: std::sync::Mutex::new(None),
             went_idle: rejected.then(Notify::new),
+            unread: AtomicBool::new(false),
         }
     }
 
     pub(crate) fn start(&self) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        // hyper reads a request head only once the last body was consumed
+        // (read, or drained by hyper itself).
+        if self.unread.load(Ordering::Relaxed) {
+            self.unread.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// An HTTP/1 request ended without its body read to the end.
+    pub(crate) fn note_unread(&self) {
+        self.unread.store(true, Ordering::Release);
+    }
+
+    /// Whether the client may still be sending a request body no one read:
+    /// closing now would reset the connection (see
+    /// [`ServerOptions::linger_time`]).
+    fn may_have_unread(&self) -> bool {
+        self.unread.load(Ordering::Acquire)
     }
 
     /// A request's response was sent in full, or given up.
@@ -529,7 +554,7 @@ async fn serve_connection<S, B>(
         None => false,
     };
     let counted = settings.max_connections.is_some() && !rejected;
-    let _open = counted.then(|| OpenGuard(settings.clone()));
+    let open = counted.then(|| OpenGuard(settings.clone()));
     let peer = info.peer_name();
     let conn = Arc::new(Conn {
         info: Arc::new(info),
@@ -636,6 +661,17 @@ async fn serve_connection<S, B>(
     }
     .instrument(span)
     .await;
+    // hyper is done and has let go of the handler; the client may still be
+    // sending a body no one read, and closing now would reset the
+    // connection before it read its response.
+    if conn.activity.may_have_unread() && !settings.linger_time.is_zero() {
+        // A lingering connection serves no one: its slot goes to the next.
+        drop(open);
+        let discarded = ahead
+            .linger(settings.linger_time, settings.linger_bytes)
+            .await;
+        tracing::debug!(%peer, discarded, "lingering close: the unread request body was discarded");
+    }
 }
 
 /// Runs a hyper connection to its end, asking it to wind down (finish what
@@ -803,6 +839,11 @@ where
         }
         let conn = self.conn.clone();
         conn.activity.start();
+        // Whether the raw handler reads the body is not seen: one with a
+        // body counts as maybe unread, so a close lingers (bounded).
+        if is_http1(req.version()) && !http_body::Body::is_end_stream(req.body()) {
+            conn.activity.note_unread();
+        }
         let future = (self.handler)(req);
         Box::pin(async move {
             let result = future.await.map_err(Into::into);
