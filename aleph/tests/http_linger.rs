@@ -334,3 +334,89 @@ async fn a_client_gone_quiet_ends_the_linger_before_its_time() {
     within(server.close()).await;
     drop(stream);
 }
+
+#[tokio::test]
+async fn lingering_connections_are_capped_at_max_connections() {
+    // A lingering connection gives its slot to the next client; without a
+    // cap of their own, clients that upload and never stop (each answered,
+    // then lingering) would hold sockets far beyond max_connections.
+    let server = serve(ServerOptions {
+        max_connections: Some(1),
+        linger_time: Duration::from_secs(3600),
+        linger_bytes: u64::MAX,
+        ..Default::default()
+    })
+    .await;
+    let mut first = client::connect(server.port()).await;
+    first.write_all(&put_head(1 << 40)).await.unwrap();
+    let mut head = [0u8; 12];
+    within(first.read_exact(&mut head)).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 307");
+    // The first connection lingers: its client trickles on.
+    let trickle = tokio::spawn(async move {
+        let chunk = [b'w'; 1024];
+        loop {
+            if first.write_all(&chunk).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    // A second client, served or refused, that sends without end: the one
+    // lingering place is taken, so its connection closes (its writes
+    // fail) instead of lingering for the hour.
+    let mut second = client::connect(server.port()).await;
+    second.write_all(&put_head(1 << 40)).await.unwrap();
+    let mut head = [0u8; 9];
+    within(second.read_exact(&mut head)).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 ");
+    within(send_forever(&mut second)).await;
+    trickle.abort();
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_handler_panicking_over_an_unread_body_gets_its_client_a_500() {
+    fn boom(_req: Request) -> http::Response {
+        panic!("the handler fails without reading the body");
+    }
+    let server = http::start_server(boom, ServerOptions::default())
+        .await
+        .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    let res = within(upload_then_read(&mut stream, BIG)).await;
+    assert_eq!(status(&res), 500, "{res}");
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_tls_client_sending_on_after_close_notify_is_cut_at_the_byte_limit() {
+    let identity = Identity::self_signed(&["localhost"]).unwrap();
+    let tls = ServerTls::new(ServerTlsOptions {
+        identity: Some(identity.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let server = serve(ServerOptions {
+        tls: Some(tls),
+        linger_time: Duration::from_secs(3600),
+        linger_bytes: 1024 * 1024,
+        ..Default::default()
+    })
+    .await;
+    let options = tcp::TcpClientOptions {
+        tls: Some(client::client_tls(&identity, &["http/1.1"])),
+        server_name: Some("localhost".into()),
+        ..tcp::TcpClientOptions::new("127.0.0.1", server.port())
+    };
+    let (stream, _) = within(tcp::client_raw(options)).await.unwrap();
+    let (mut read, mut write) = tokio::io::split(stream);
+    write.write_all(&put_head(1 << 40)).await.unwrap();
+    // The answer, then the server's close_notify (an orderly end).
+    let res = read_all(&mut read).await;
+    assert_redirect(&res);
+    // The client sends on regardless: only the byte limit ends it.
+    let sent = within(send_forever(&mut write)).await;
+    assert!(sent >= 1024 * 1024, "cut after only {sent} bytes");
+    server.close().await;
+}

@@ -154,7 +154,8 @@ pub struct ServerOptions {
     /// or [`linger_bytes`](Self::linger_bytes) were discarded, and only then
     /// closes (nginx's and Apache's lingering close). A lingering connection
     /// holds no handler and no slot of
-    /// [`max_connections`](Self::max_connections); the
+    /// [`max_connections`](Self::max_connections) (but no more connections
+    /// linger than that limit: past it, one closes at once); the
     /// [`shutdown_timeout`](Self::shutdown_timeout) cuts it as any other.
     /// `Duration::ZERO` closes at once. Default: 5 s.
     pub linger_time: Duration,

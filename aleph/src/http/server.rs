@@ -216,6 +216,11 @@ pub(crate) struct Settings {
     /// Connections being served under `max_connections` (rejected ones,
     /// and any when there is no limit, are not counted).
     open: AtomicUsize,
+    /// Connections lingering (see [`ServerOptions::linger_time`]): they
+    /// give up their slot, so under `max_connections` they have a cap of
+    /// their own, as many again, lest clients that upload without end hold
+    /// sockets far beyond the limit.
+    lingering: AtomicUsize,
     pub(crate) limits: Limits,
 }
 
@@ -283,6 +288,7 @@ impl Settings {
             linger_bytes: options.linger_bytes,
             max_connections: options.max_connections,
             open: AtomicUsize::new(0),
+            lingering: AtomicUsize::new(0),
             limits: Limits {
                 body_read_timeout: options.body_read_timeout,
                 max_request_line: options.max_request_line,
@@ -667,6 +673,10 @@ async fn serve_connection<S, B>(
     if conn.activity.may_have_unread() && !settings.linger_time.is_zero() {
         // A lingering connection serves no one: its slot goes to the next.
         drop(open);
+        let Some(_lingering) = LingerGuard::take(&settings) else {
+            tracing::debug!(%peer, "no lingering close: as many connections linger as may");
+            return;
+        };
         let discarded = ahead
             .linger(settings.linger_time, settings.linger_bytes)
             .await;
@@ -752,6 +762,34 @@ enum Quiet {
 }
 
 /// Counts a connection out of the open ones when it ends.
+/// A place among the lingering connections, given back when dropped.
+struct LingerGuard<'a>(Option<&'a Settings>);
+
+impl<'a> LingerGuard<'a> {
+    /// A place, if fewer than `max_connections` linger (always, without
+    /// the limit: then nothing bounds the served connections either).
+    fn take(settings: &'a Settings) -> Option<LingerGuard<'a>> {
+        let Some(max) = settings.max_connections else {
+            return Some(LingerGuard(None));
+        };
+        settings
+            .lingering
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |lingering| {
+                (lingering < max).then_some(lingering + 1)
+            })
+            .ok()
+            .map(|_| LingerGuard(Some(settings)))
+    }
+}
+
+impl Drop for LingerGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(settings) = self.0 {
+            settings.lingering.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 struct OpenGuard(Arc<Settings>);
 
 impl Drop for OpenGuard {
