@@ -420,3 +420,94 @@ async fn a_tls_client_sending_on_after_close_notify_is_cut_at_the_byte_limit() {
     assert!(sent >= 1024 * 1024, "cut after only {sent} bytes");
     server.close().await;
 }
+
+/// Sends small bytes, one every few milliseconds, until a write fails: the
+/// server closed without lingering (a lingering server would take them).
+async fn trickle_until_cut(io: &mut (impl AsyncWrite + Unpin)) {
+    let chunk = [b't'; 512];
+    while io.write_all(&chunk).await.is_ok() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A server whose linger, were it to happen, would last the hour for a
+/// client that trickles: a test that sees its client cut knows it did not.
+fn no_early_end() -> ServerOptions {
+    ServerOptions {
+        linger_time: Duration::from_secs(3600),
+        linger_bytes: u64::MAX,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_body_read_to_its_end_by_to_bytes_leaves_nothing_to_linger_for() {
+    async fn count(req: Request) -> Result<String, aleph::Error> {
+        Ok(aleph::bytes::to_bytes(req.into_body())
+            .await?
+            .len()
+            .to_string())
+    }
+    let server = http::start_server(count, no_early_end())
+        .await
+        .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            b"PUT / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "5");
+    within(trickle_until_cut(&mut stream)).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_handler_reading_exactly_content_length_bytes_leaves_nothing_to_linger_for() {
+    // The handler takes the body's one frame, all its bytes, and answers
+    // without asking for the end it already has.
+    async fn first_frame(req: Request) -> String {
+        use http_body_util::BodyExt;
+        let mut body = req.into_body();
+        let frame = body.frame().await.expect("a frame").expect("no error");
+        let data = frame.into_data().expect("data");
+        data.len().to_string()
+    }
+    let server = http::start_server(first_frame, no_early_end())
+        .await
+        .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            b"PUT / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "5");
+    within(trickle_until_cut(&mut stream)).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_read_to_its_end_leaves_nothing_to_linger_for() {
+    async fn count(req: Request) -> Result<String, aleph::Error> {
+        Ok(aleph::bytes::to_bytes(req.into_body())
+            .await?
+            .len()
+            .to_string())
+    }
+    let server = http::start_server(count, no_early_end())
+        .await
+        .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            b"PUT / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "5");
+    within(trickle_until_cut(&mut stream)).await;
+    server.close().await;
+}

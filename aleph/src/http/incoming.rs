@@ -134,6 +134,11 @@ impl Incoming {
                         );
                     }
                 }
+                // A handler that took the last bytes need not ask for the
+                // end it has (one that reads Content-Length bytes).
+                if http_body::Body::is_end_stream(&this.body) {
+                    this.exchange.body_read.store(true, Ordering::Release);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(None) => {
