@@ -511,3 +511,72 @@ async fn a_chunked_body_read_to_its_end_leaves_nothing_to_linger_for() {
     within(trickle_until_cut(&mut stream)).await;
     server.close().await;
 }
+
+#[tokio::test]
+async fn a_pipelined_request_after_an_unread_small_body_leaves_nothing_to_linger_for() {
+    // hyper drains the first request's small unread body and serves the
+    // second, which has none: the connection's close owes no linger.
+    let server = serve(no_early_end()).await;
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            b"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello\
+              GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    assert_redirect(&client::read_response(&mut stream).await);
+    assert_redirect(&client::read_response(&mut stream).await);
+    within(trickle_until_cut(&mut stream)).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_body_sent_after_100_continue_and_read_leaves_nothing_to_linger_for() {
+    async fn count(req: Request) -> Result<String, aleph::Error> {
+        Ok(aleph::bytes::to_bytes(req.into_body())
+            .await?
+            .len()
+            .to_string())
+    }
+    let server = http::start_server(count, no_early_end())
+        .await
+        .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    stream
+        .write_all(
+            b"PUT / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut interim = [0u8; 25];
+    within(stream.read_exact(&mut interim)).await.unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").await.unwrap();
+    assert_eq!(body(&client::read_response(&mut stream).await), "5");
+    within(trickle_until_cut(&mut stream)).await;
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_not_lingered_on_after_the_write_timeout() {
+    // The answer is larger than the socket buffers and the client only
+    // sends: the write timeout cuts the connection, and with its answer
+    // lost there is nothing for a linger to save.
+    fn big_answer(_req: Request) -> Vec<u8> {
+        vec![b'a'; 32 * 1024 * 1024]
+    }
+    let server = http::start_server(
+        big_answer,
+        ServerOptions {
+            write_timeout: Some(Duration::from_millis(200)),
+            ..no_early_end()
+        },
+    )
+    .await
+    .expect("the server starts");
+    let mut stream = client::connect(server.port()).await;
+    stream.write_all(&put_head(1 << 40)).await.unwrap();
+    within(send_forever(&mut stream)).await;
+    server.close().await;
+}

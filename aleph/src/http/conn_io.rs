@@ -43,6 +43,9 @@ struct Socket {
     writes: u64,
     /// Whether the last write could not go on (the client is not reading).
     write_stalled: bool,
+    /// Whether a write failed (or timed out): what the server sent did not
+    /// all reach the client, so a lingering close has nothing to save.
+    write_failed: bool,
 }
 
 fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
@@ -114,10 +117,11 @@ impl ReadAhead {
     /// throw away the response the client has not read yet. Returns how
     /// many bytes it discarded.
     ///
-    /// Does nothing while hyper's side still holds the socket: a connection
-    /// upgraded (to a WebSocket, say) is its new owner's.
+    /// Does nothing while hyper's side still holds the socket (a connection
+    /// upgraded, to a WebSocket say, is its new owner's), nor after a write
+    /// failed or timed out: the response did not reach the client whole.
     pub(crate) async fn linger(&self, time: Duration, bytes: u64) -> u64 {
-        if Arc::strong_count(&self.0) > 1 {
+        if Arc::strong_count(&self.0) > 1 || lock(&self.0).write_failed {
             return 0;
         }
         let mut shut = false;
@@ -214,6 +218,7 @@ impl ConnIo {
             end: None,
             writes: 0,
             write_stalled: false,
+            write_failed: false,
         }));
         let io = ConnIo {
             socket: socket.clone(),
@@ -237,6 +242,7 @@ impl ConnIo {
             let polled = op(Pin::new(&mut socket.io), cx);
             socket.write_stalled = polled.is_pending();
             if let Poll::Ready(result) = &polled {
+                socket.write_failed |= result.is_err();
                 if took(result) {
                     socket.writes = socket.writes.wrapping_add(1);
                 }
@@ -276,6 +282,7 @@ impl ConnIo {
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 self.armed = false;
+                lock(&self.socket).write_failed = true;
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("the client took no bytes for {timeout:?} (write timeout)"),

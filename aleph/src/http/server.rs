@@ -761,7 +761,6 @@ enum Quiet {
     NoHead,
 }
 
-/// Counts a connection out of the open ones when it ends.
 /// A place among the lingering connections, given back when dropped.
 struct LingerGuard<'a>(Option<&'a Settings>);
 
@@ -790,6 +789,7 @@ impl Drop for LingerGuard<'_> {
     }
 }
 
+/// Counts a connection out of the open ones when it ends.
 struct OpenGuard(Arc<Settings>);
 
 impl Drop for OpenGuard {
