@@ -121,7 +121,8 @@ pub struct ServerOptions {
     pub max_body_size: Option<u64>,
     /// The most connections served at once; those beyond it are answered
     /// 503 (or by `reject_connection`) and closed. `None` serves any number.
-    /// Default: none.
+    /// As many again may linger after their last answer (see
+    /// [`linger_time`](Self::linger_time)). Default: none.
     pub max_connections: Option<usize>,
     /// Makes the response for connections over `max_connections`. Default:
     /// none (a plain 503).
