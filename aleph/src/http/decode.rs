@@ -25,7 +25,6 @@ use crate::bytes::ByteSource;
 use crate::{Error, ErrorKind, Result};
 
 /// What a client that decodes with [`decode`] sends as `Accept-Encoding`.
-#[allow(dead_code)] // Until the client sends it.
 pub(crate) const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 
 /// The most decoded bytes handed out in one chunk.
@@ -88,8 +87,9 @@ fn codings(value: &HeaderValue) -> Option<Vec<Coding>> {
     Some(codings)
 }
 
-/// The body decoded from the codings its `Content-Encoding` names; `None`
-/// if a coding is unknown (the caller then keeps the body as it is).
+/// The body decoded from the codings its `Content-Encoding` names, or, if a
+/// coding is unknown, `Err` with the body given back untouched (the caller
+/// then keeps it as it came).
 ///
 /// Several codings are undone in the reverse of the order they are listed
 /// in, as they were applied in that order (RFC 9110 §8.4). An empty body
@@ -100,9 +100,10 @@ fn codings(value: &HeaderValue) -> Option<Vec<Coding>> {
 /// The decoded body fails with [`ErrorKind::Decode`] on corrupt input, on
 /// input that ends before the compressed stream does, and at once when
 /// more than 5 codings are named.
-#[allow(dead_code)] // Until the client calls it.
-pub(crate) fn decode(body: Body, content_encoding: &HeaderValue) -> Option<Body> {
-    let codings = codings(content_encoding)?;
+pub(crate) fn decode(body: Body, content_encoding: &HeaderValue) -> Result<Body, Body> {
+    let Some(codings) = codings(content_encoding) else {
+        return Err(body);
+    };
     if codings.len() > MAX_CODINGS {
         let error = Error::new(
             ErrorKind::Decode,
@@ -111,11 +112,11 @@ pub(crate) fn decode(body: Body, content_encoding: &HeaderValue) -> Option<Body>
                 codings.len()
             ),
         );
-        return Some(Body::from_stream(futures_util::stream::once(async move {
+        return Ok(Body::from_stream(futures_util::stream::once(async move {
             Err::<Bytes, Error>(error)
         })));
     }
-    Some(codings.into_iter().rev().fold(body, |body, coding| {
+    Ok(codings.into_iter().rev().fold(body, |body, coding| {
         Body::from_stream(decoded(body, coding))
     }))
 }
@@ -288,7 +289,8 @@ mod tests {
     }
 
     async fn decode_all(body: Body, coding: &str) -> Result<Vec<u8>> {
-        let body = decode(body, &HeaderValue::from_str(coding).unwrap()).expect("known coding");
+        let body = decode(body, &HeaderValue::from_str(coding).unwrap())
+            .unwrap_or_else(|_| panic!("{coding} is a known coding"));
         crate::bytes::to_vec(body).await
     }
 
@@ -342,16 +344,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unknown_codings_are_not_decoded() {
+    #[tokio::test]
+    async fn unknown_codings_are_not_decoded_and_the_body_comes_back_whole() {
         for value in ["compress", "gzip, snappy", "br;q=1"] {
-            assert!(
-                decode(Body::empty(), &HeaderValue::from_static(value)).is_none(),
+            let Err(body) = decode(Body::from("kept"), &HeaderValue::from_static(value)) else {
+                panic!("{value} was taken as a known coding");
+            };
+            assert_eq!(
+                crate::bytes::to_string(body).await.unwrap(),
+                "kept",
                 "{value}"
             );
         }
         let identity = decode(Body::from("as is"), &HeaderValue::from_static("identity"));
-        assert!(identity.is_some());
+        assert!(identity.is_ok());
     }
 
     #[tokio::test]

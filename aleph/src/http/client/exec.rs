@@ -707,18 +707,13 @@ fn decoded(headers: &mut HeaderMap, body: Body) -> Body {
     let Some(coding) = headers.get(header::CONTENT_ENCODING).cloned() else {
         return body;
     };
-    // `decode` takes the body even when it cannot decode it: ask with an
-    // empty one first.
-    if crate::http::decode::decode(Body::empty(), &coding).is_none() {
-        return body;
-    }
     match crate::http::decode::decode(body, &coding) {
-        Some(decoded) => {
+        Ok(decoded) => {
             headers.remove(header::CONTENT_ENCODING);
             headers.remove(header::CONTENT_LENGTH);
             decoded
         }
-        None => Body::empty(),
+        Err(body) => body,
     }
 }
 
